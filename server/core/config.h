@@ -1,0 +1,40 @@
+/*
+ * config.h: collabd's configuration, read from (in rising precedence) built-in defaults,
+ * an optional JSON file (--config FILE or COLLABD_CONFIG), COLLABD_* environment variables
+ * and command-line flags. Every option has one row in the table in config.c, which also
+ * produces --help. The struct is filled once at start-up on the main thread and read-only after.
+ */
+#ifndef CD_CORE_CONFIG_H
+#define CD_CORE_CONFIG_H
+
+#include <stddef.h>
+
+struct cd_config {
+    char host[128];
+    long port;
+    char static_dir[512];
+    char protocol_dir[512];
+    char log_dir[512];
+    char log_level[16];
+    char store[16];
+    char cors_origins[1024]; /* comma-separated; empty = same-origin only; "*" = any */
+    long max_body;           /* bytes of a REST request body */
+    long max_message;        /* bytes of one WebSocket message, checked while reassembling */
+    long max_doc;            /* bytes (UTF-16 units) of a document */
+    long max_sessions;
+    long max_clients_per_room;
+    long send_queue_max; /* bytes queued to one slow WebSocket client before it is dropped */
+    long ping_interval;  /* seconds between WebSocket pings */
+    long idle_timeout;   /* seconds without any traffic (incl. pong) before a socket is reaped */
+    long shutdown_grace_ms;
+    long name_max;   /* characters of a user name */
+    long log_stderr; /* 1: also print a human line per log event to stderr */
+};
+
+/* Fill c with the defaults. */
+void cd_config_defaults(struct cd_config *c);
+/* Apply file, environment and flags on top of c. Returns 0; 1 if --help or --version was
+ * printed (the caller exits 0); CD_EINVAL after printing the reason to stderr. */
+int cd_config_load(struct cd_config *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * server.h: the one struct that ties a running collabd together. Created by main.c, which
+ * owns it; every module receives a pointer and reads what it needs. Everything in it is
+ * touched only on the event-loop thread. Library types are forward-declared so that core/
+ * includes no libwebsockets, libuv or hiredis header.
+ */
+#ifndef CD_CORE_SERVER_H
+#define CD_CORE_SERVER_H
+
+#include "core/config.h"
+
+#include <stdint.h>
+
+struct lws_context;
+struct lws_vhost;
+struct uv_loop_s;
+struct cd_store;
+struct cd_rooms;
+
+struct cd_counters {
+    uint64_t http_requests;
+    uint64_t http_errors; /* 4xx + 5xx answered */
+    uint64_t ws_opened;
+    uint64_t ws_current;
+    uint64_t ws_rejected;
+    uint64_t ws_msgs_in;
+    uint64_t ws_msgs_out;
+    uint64_t ws_slow_dropped;
+    uint64_t sessions_created;
+    uint64_t sessions_deleted;
+};
+
+struct cd_server {
+    struct cd_config cfg;
+    struct uv_loop_s *loop;
+    struct lws_context *lws;
+    struct lws_vhost *vhost;
+    struct cd_store *store;
+    struct cd_rooms *rooms;
+    uint64_t started_mono_ms;
+    uint64_t started_wall_ms;
+    int port;     /* the port actually bound */
+    int ready;    /* 0 until listening; 0 again while draining */
+    int draining; /* SIGTERM received */
+    struct cd_counters n;
+};
+
+#endif

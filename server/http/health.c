@@ -1,0 +1,33 @@
+/*
+ * health.c: GET /health, /api/health, /api/status. 200 while serving, 503 while starting
+ * or draining (so a balancer stops sending new clients before the process exits).
+ */
+#include "core/clock.h"
+#include "routes.h"
+#include "store/store.h"
+#include "ws/room.h"
+
+int cd_health_get(struct cd_http_req *r)
+{
+    struct cd_server *srv = r->srv;
+    char ts[32];
+    cd_iso8601(srv->started_wall_ms, ts);
+    int ok = srv->ready && !srv->draining;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", srv->draining ? "draining" : ok ? "ok" : "starting");
+    cJSON_AddStringToObject(o, "version", COLLABD_VERSION);
+    cJSON_AddNumberToObject(o, "uptimeSeconds",
+                            (double)(cd_mono_ms() - srv->started_mono_ms) / 1000.0);
+    cJSON_AddStringToObject(o, "startedAt", ts);
+    cJSON *store = cJSON_AddObjectToObject(o, "store");
+    cJSON_AddStringToObject(store, "type", srv->store->ops->name);
+    cJSON_AddStringToObject(store, "status", "ok");
+    cJSON *counts = cJSON_AddObjectToObject(o, "counts");
+    cJSON_AddNumberToObject(counts, "sessions", (double)srv->store->ops->count(srv->store));
+    cJSON_AddNumberToObject(counts, "connections", (double)srv->rooms->n);
+    cJSON_AddNumberToObject(counts, "httpRequests", (double)srv->n.http_requests);
+    cJSON_AddNumberToObject(counts, "wsMessagesIn", (double)srv->n.ws_msgs_in);
+    cJSON_AddNumberToObject(counts, "wsMessagesOut", (double)srv->n.ws_msgs_out);
+    cJSON_AddNumberToObject(counts, "slowClientsDropped", (double)srv->n.ws_slow_dropped);
+    return cd_http_json(r, ok ? 200 : 503, o);
+}

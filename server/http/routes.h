@@ -1,0 +1,20 @@
+/*
+ * routes.h: the REST handlers, one file per resource, plugged into the table in router.c.
+ * Each handler answers through cd_http_json/cd_http_error and returns 0 (or -1 to drop the
+ * connection). Event-loop thread only.
+ */
+#ifndef CD_HTTP_ROUTES_H
+#define CD_HTTP_ROUTES_H
+
+#include "request.h"
+
+int cd_sessions_create(struct cd_http_req *r);
+int cd_sessions_list(struct cd_http_req *r);
+int cd_sessions_get(struct cd_http_req *r);
+int cd_sessions_delete(struct cd_http_req *r);
+int cd_health_get(struct cd_http_req *r);
+int cd_static_get(struct cd_http_req *r);
+int cd_docs_get(struct cd_http_req *r);
+int cd_openapi_get(struct cd_http_req *r);
+
+#endif

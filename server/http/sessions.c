@@ -1,0 +1,174 @@
+/*
+ * sessions.c: the /sessions resource (create, list, get, delete).
+ * Session ids are UUID v4; anything else in the path is a 404 without touching the store.
+ * The list is paginated by an opaque cursor (the creation sequence of the last item).
+ */
+#include "core/clock.h"
+#include "core/log.h"
+#include "routes.h"
+#include "store/store.h"
+#include "util/error.h"
+#include "ws/room.h"
+#include "ws/ws.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *languages[] = {"python", "javascript", "typescript",
+                                  "json",   "markdown",   "plaintext"};
+
+static cJSON *session_json(const struct cd_session *s, int detailed)
+{
+    char ts[32];
+    cd_iso8601(s->created_ms, ts);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", s->id);
+    cJSON_AddStringToObject(o, "language", s->language);
+    cJSON_AddStringToObject(o, "createdAt", ts);
+    cJSON_AddNumberToObject(o, "version", (double)s->version);
+    const struct cd_room *room = s->room;
+    cJSON_AddNumberToObject(o, "clients", room ? (double)room->nconns : 0);
+    if (detailed) {
+        cJSON_AddItemToObject(o, "users", cd_room_users_json(room));
+        cJSON_AddNumberToObject(o, "size", (double)s->doc_len);
+    }
+    return o;
+}
+
+static struct cd_session *find(struct cd_http_req *r)
+{
+    size_t n = strlen(r->param);
+    if (!cd_uuid_valid(r->param, n))
+        return NULL;
+    return r->srv->store->ops->get(r->srv->store, r->param, n);
+}
+
+int cd_sessions_create(struct cd_http_req *r)
+{
+    const char *language = "python";
+    cJSON *body = NULL;
+    int rc;
+    if (r->body.len) {
+        body = cJSON_ParseWithLength(r->body.data, r->body.len);
+        if (!body) {
+            rc = cd_http_error(r, 400, "bad_json", "the body is not valid JSON");
+            goto out;
+        }
+        if (!cJSON_IsObject(body)) {
+            rc = cd_http_error(r, 400, "bad_request", "the body must be a JSON object");
+            goto out;
+        }
+        const cJSON *lang = cJSON_GetObjectItemCaseSensitive(body, "language");
+        if (lang && !cJSON_IsNull(lang)) {
+            if (!cJSON_IsString(lang)) {
+                rc = cd_http_error(r, 400, "invalid_field", "\"language\" must be a string");
+                goto out;
+            }
+            language = NULL;
+            for (size_t i = 0; i < sizeof(languages) / sizeof(languages[0]); i++)
+                if (!strcmp(lang->valuestring, languages[i]))
+                    language = languages[i];
+            if (!language) {
+                rc = cd_http_error(r, 400, "invalid_field",
+                                   "\"language\" must be one of python, javascript, typescript, "
+                                   "json, markdown, plaintext");
+                goto out;
+            }
+        }
+    }
+    struct cd_session *s = NULL;
+    int err = r->srv->store->ops->create(r->srv->store, language, &s);
+    if (err == CD_ELIMIT) {
+        rc = cd_http_error(r, 429, "too_many_sessions",
+                           "the server holds its maximum of %ld sessions; delete some first",
+                           r->srv->cfg.max_sessions);
+        goto out;
+    }
+    if (err) {
+        rc = cd_http_error(r, 503, "unavailable", "could not create a session: %s",
+                           cd_strerror(err));
+        goto out;
+    }
+    r->srv->n.sessions_created++;
+    cJSON *o = session_json(s, 1);
+    cJSON_AddStringToObject(o, "viewToken", s->view_token);
+    cJSON *links = cJSON_AddObjectToObject(o, "links");
+    char buf[160];
+    snprintf(buf, sizeof(buf), "/sessions/%s", s->id);
+    cJSON_AddStringToObject(links, "self", buf);
+    snprintf(buf, sizeof(buf), "/ws/%s", s->id);
+    cJSON_AddStringToObject(links, "ws", buf);
+    snprintf(buf, sizeof(buf), "/ws/%s?view=%s", s->id, s->view_token);
+    cJSON_AddStringToObject(links, "wsReadOnly", buf);
+    snprintf(buf, sizeof(buf), "/s/%s", s->id);
+    cJSON_AddStringToObject(links, "editor", buf);
+    cd_logf(CD_LOG_INFO, r->req_id, "session created %s (%s)", s->id, s->language);
+    char loc[128];
+    snprintf(loc, sizeof(loc), "location: /sessions/%s\r\n", s->id);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    rc = text ? cd_http_send(r, 201, "application/json", loc, text, strlen(text)) : -1;
+    free(text);
+out:
+    cJSON_Delete(body);
+    return rc;
+}
+
+int cd_sessions_list(struct cd_http_req *r)
+{
+    char buf[64];
+    long limit = 20;
+    uint64_t after = 0;
+    const char *v = cd_http_arg(r, "limit=", buf, sizeof(buf));
+    if (v) {
+        char *end = NULL;
+        limit = strtol(v, &end, 10);
+        if (!*v || *end || limit < 1 || limit > 100)
+            return cd_http_error(r, 400, "invalid_query", "limit must be an integer from 1 to 100");
+    }
+    v = cd_http_arg(r, "cursor=", buf, sizeof(buf));
+    if (v) {
+        char *end = NULL;
+        unsigned long long c = strtoull(v, &end, 16);
+        if (!*v || *end || v[0] == '-' || strlen(v) > 16)
+            return cd_http_error(r, 400, "invalid_query", "cursor is not one this server gave");
+        after = c;
+    }
+    struct cd_session *page[100];
+    int more = 0;
+    size_t n = r->srv->store->ops->list(r->srv->store, after, page, (size_t)limit, &more);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *a = cJSON_AddArrayToObject(o, "sessions");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, session_json(page[i], 0));
+    if (more && n) {
+        snprintf(buf, sizeof(buf), "%llx", (unsigned long long)page[n - 1]->seq);
+        cJSON_AddStringToObject(o, "nextCursor", buf);
+    } else {
+        cJSON_AddNullToObject(o, "nextCursor");
+    }
+    cJSON_AddNumberToObject(o, "total", (double)r->srv->store->ops->count(r->srv->store));
+    return cd_http_json(r, 200, o);
+}
+
+int cd_sessions_get(struct cd_http_req *r)
+{
+    struct cd_session *s = find(r);
+    if (!s)
+        return cd_http_error(r, 404, "session_not_found", "no session with this id");
+    return cd_http_json(r, 200, session_json(s, 1));
+}
+
+int cd_sessions_delete(struct cd_http_req *r)
+{
+    struct cd_session *s = find(r);
+    if (!s)
+        return cd_http_error(r, 404, "session_not_found", "no session with this id");
+    size_t clients = s->room ? ((struct cd_room *)s->room)->nconns : 0;
+    cd_room_session_deleted(s);
+    r->srv->store->ops->remove(r->srv->store, r->param, strlen(r->param));
+    r->srv->n.sessions_deleted++;
+    cd_logf(CD_LOG_INFO, r->req_id, "session deleted %s (%zu clients told)", r->param, clients);
+    return cd_http_send(r, 204, NULL, NULL, NULL, 0);
+}

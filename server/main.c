@@ -1,0 +1,192 @@
+/*
+ * main.c: wires collabd together and owns the process life cycle. It creates the libuv loop
+ * (collabd's, not lws's: lws runs on it as a foreign loop, which keeps latency flat with
+ * many idle connections), the store, the lws context with the "http" and "collabd"
+ * protocols, and the signal handlers:
+ *   SIGINT/SIGTERM: stop being ready, tell WebSocket clients, drain for at most
+ *                   shutdown_grace_ms, destroy the lws context inside the loop, exit 0;
+ *   SIGHUP:         reopen the log file (rotation).
+ * Nothing else lives here.
+ */
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/server.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "ws/room.h"
+#include "ws/ws.h"
+
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+struct app {
+    struct cd_server srv;
+    struct cd_rooms rooms;
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm, sighup;
+    uv_timer_t drain;
+    uint64_t drain_deadline;
+    int exit_code;
+};
+
+static void close_handles(struct app *a)
+{
+    uv_handle_t *hs[] = {(uv_handle_t *)&a->sigint, (uv_handle_t *)&a->sigterm,
+                         (uv_handle_t *)&a->sighup, (uv_handle_t *)&a->drain};
+    for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
+        if (!uv_is_closing(hs[i]))
+            uv_close(hs[i], NULL);
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    struct app *a = t->data;
+    if (a->rooms.n && cd_mono_ms() < a->drain_deadline)
+        return;
+    if (a->rooms.n)
+        cd_logf(CD_LOG_WARN, NULL, "drain timeout: closing %zu connections", a->rooms.n);
+    cd_logf(CD_LOG_INFO, NULL, "shutdown: stopping the server");
+    uv_timer_stop(t);
+    lws_context_destroy(a->srv.lws); /* inside the loop, as lws wants for foreign loops */
+    close_handles(a);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct app *a = h->data;
+    if (signum == SIGHUP) {
+        cd_log_reopen();
+        cd_logf(CD_LOG_INFO, NULL, "log reopened (SIGHUP)");
+        return;
+    }
+    if (a->srv.draining) {
+        cd_logf(CD_LOG_WARN, NULL, "second signal: stopping now");
+        a->drain_deadline = 0;
+        return;
+    }
+    cd_logf(CD_LOG_INFO, NULL, "shutdown requested (%s): draining %zu connections",
+            signum == SIGINT ? "SIGINT" : "SIGTERM", a->rooms.n);
+    a->srv.draining = 1;
+    a->srv.ready = 0;
+    cd_ws_shutdown(&a->srv);
+    a->drain_deadline = cd_mono_ms() + (uint64_t)a->srv.cfg.shutdown_grace_ms;
+    uv_timer_start(&a->drain, on_drain_tick, 20, 20);
+}
+
+static void lws_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    cd_logf(level == LLL_ERR ? CD_LOG_ERROR : CD_LOG_WARN, NULL, "lws: %.*s", (int)n, line);
+}
+
+int main(int argc, char **argv)
+{
+    static struct app a;
+    struct cd_server *srv = &a.srv;
+    int rc = 1;
+
+    cd_config_defaults(&srv->cfg);
+    int cr = cd_config_load(&srv->cfg, argc, argv);
+    if (cr == 1)
+        return 0;
+    if (cr)
+        return 2;
+    cd_log_open(srv->cfg.log_dir, srv->cfg.log_level, (int)srv->cfg.log_stderr);
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    signal(SIGPIPE, SIG_IGN);
+    srv->started_mono_ms = cd_mono_ms();
+    srv->started_wall_ms = cd_wall_ms();
+    srv->rooms = &a.rooms;
+
+    if (uv_loop_init(&a.loop)) {
+        fprintf(stderr, "collabd: cannot create the event loop\n");
+        goto fail_log;
+    }
+    srv->loop = &a.loop;
+    srv->store = cd_store_memory_new((size_t)srv->cfg.max_sessions);
+    if (!srv->store) {
+        fprintf(stderr, "collabd: out of memory\n");
+        goto fail_loop;
+    }
+
+    static struct lws_protocols protocols[3];
+    cd_http_protocol(&protocols[0], srv);
+    cd_ws_protocol(&protocols[1], srv);
+    static const struct lws_protocol_vhost_options pvo_default = {NULL, NULL, "default", "1"};
+    static const struct lws_protocol_vhost_options pvo = {NULL, &pvo_default, CD_WS_PROTOCOL_NAME,
+                                                          ""};
+    static const struct lws_extension exts[] = {
+        {"permessage-deflate", lws_extension_callback_pm_deflate,
+         "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+        {NULL, NULL, NULL}};
+    static lws_retry_bo_t retry;
+    retry.secs_since_valid_ping = (uint16_t)srv->cfg.ping_interval;
+    retry.secs_since_valid_hangup = (uint16_t)srv->cfg.idle_timeout;
+
+    void *loops[1] = {&a.loop};
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = (int)srv->cfg.port;
+    info.iface = srv->cfg.host;
+    info.protocols = protocols;
+    info.pvo = &pvo;
+    info.extensions = exts;
+    info.headers = cd_http_vhost_headers();
+    info.options =
+        LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = loops;
+    info.user = srv;
+    info.retry_and_idle_policy = &retry;
+    info.max_http_header_data = 8192;
+    info.timeout_secs = 30;
+    info.vhost_name = "collabd";
+
+    srv->lws = lws_create_context(&info);
+    if (!srv->lws) {
+        fprintf(stderr,
+                "collabd: cannot listen on %s:%ld (port in use, or the libuv event "
+                "library plugin missing: install libwebsockets-evlib-uv)\n",
+                srv->cfg.host, srv->cfg.port);
+        goto fail_store;
+    }
+    srv->vhost = lws_get_vhost_by_name(srv->lws, "collabd");
+    srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : (int)srv->cfg.port;
+
+    uv_signal_init(&a.loop, &a.sigint);
+    uv_signal_init(&a.loop, &a.sigterm);
+    uv_signal_init(&a.loop, &a.sighup);
+    uv_timer_init(&a.loop, &a.drain);
+    a.sigint.data = a.sigterm.data = a.sighup.data = a.drain.data = &a;
+    uv_signal_start(&a.sigint, on_signal, SIGINT);
+    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&a.sighup, on_signal, SIGHUP);
+
+    srv->ready = 1;
+    printf("collabd %s listening on http://%s:%d/ (store: %s)\n", COLLABD_VERSION, srv->cfg.host,
+           srv->port, srv->store->ops->name);
+    fflush(stdout);
+    cd_logf(CD_LOG_INFO, NULL, "listening on http://%s:%d/", srv->cfg.host, srv->port);
+
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+    lws_context_destroy(srv->lws);
+    srv->lws = NULL;
+    rc = 0;
+    cd_logf(CD_LOG_INFO, NULL, "stopped");
+fail_store:
+    cd_store_free(srv->store);
+fail_loop:
+    if (srv->lws == NULL && rc) {
+        uv_run(&a.loop, UV_RUN_NOWAIT);
+    }
+    if (uv_loop_close(&a.loop))
+        cd_logf(CD_LOG_WARN, NULL, "event loop closed with handles still open");
+fail_log:
+    cd_log_close();
+    return rc;
+}

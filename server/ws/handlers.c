@@ -1,0 +1,83 @@
+/*
+ * handlers.c: parsing and routing of client messages. Every refusal is a JSON error message
+ * {type:"error", code, message, ref} (ref echoes the client's "ref" field when it sent one);
+ * a client that keeps sending garbage is closed with 4004 after CD_MAX_PROTOCOL_ERRORS.
+ * Must not block: everything here runs on the event loop.
+ */
+#include "handlers.h"
+#include "core/log.h"
+#include "util/error.h"
+#include "util/text.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CD_MAX_PROTOCOL_ERRORS 50
+
+typedef int (*handler_fn)(struct cd_conn *c, const cJSON *msg, const cJSON *ref);
+
+static int on_ping(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return CD_ENOMEM;
+    cJSON_AddStringToObject(o, "type", "pong");
+    if (ref)
+        cJSON_AddItemToObject(o, "ref", cJSON_Duplicate(ref, 1));
+    int rc = cd_conn_send_json(c, o);
+    cJSON_Delete(o);
+    return rc;
+}
+
+static const struct {
+    const char *type;
+    handler_fn fn;
+} handlers[] = {
+    {"ping", on_ping},
+};
+
+static void protocol_error(struct cd_conn *c, const char *code, const char *message,
+                           const cJSON *ref)
+{
+    cd_conn_send_error(c, code, message, ref);
+    if (++c->errors >= CD_MAX_PROTOCOL_ERRORS)
+        cd_conn_close_after_flush(c, CD_CLOSE_PROTOCOL, "too many protocol errors");
+}
+
+void cd_ws_handle_message(struct cd_conn *c, char *data, size_t len)
+{
+    const char *end = NULL;
+    cJSON *msg = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+    if (!msg) {
+        char m[96];
+        snprintf(m, sizeof(m), "message is not valid JSON (near byte %zu)",
+                 end ? (size_t)(end - data) : (size_t)0);
+        protocol_error(c, "bad_json", m, NULL);
+        return;
+    }
+    const cJSON *ref = cJSON_GetObjectItemCaseSensitive(msg, "ref");
+    if (ref && !cJSON_IsString(ref) && !cJSON_IsNumber(ref))
+        ref = NULL;
+    if (!cJSON_IsObject(msg)) {
+        protocol_error(c, "bad_message", "a message must be a JSON object", NULL);
+        goto out;
+    }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
+    if (!cJSON_IsString(type)) {
+        protocol_error(c, "bad_message", "a message needs a string \"type\"", ref);
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+        if (!strcmp(handlers[i].type, type->valuestring)) {
+            handlers[i].fn(c, msg, ref);
+            goto out;
+        }
+    }
+    char m[160];
+    const char *t = type->valuestring;
+    snprintf(m, sizeof(m), "unknown message type \"%.*s\"", (int)cd_utf8_prefix(t, strlen(t), 64),
+             t);
+    protocol_error(c, "unknown_type", m, ref);
+out:
+    cJSON_Delete(msg);
+}

@@ -1,0 +1,29 @@
+/*
+ * msg.h: an outgoing WebSocket message, serialised once and shared by every recipient.
+ * The bytes sit after LWS_PRE bytes of headroom so lws_write() can frame them in place.
+ * Reference-counted: the creator holds one reference; each send queue holding the message
+ * holds one more. Event-loop thread only.
+ */
+#ifndef CD_WS_MSG_H
+#define CD_WS_MSG_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+struct cd_msg {
+    unsigned refs;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE + len + 1 bytes; payload at buf + LWS_PRE */
+};
+
+/* New message with a copy of data[0..len); one reference, owned by the caller. */
+struct cd_msg *cd_msg_new(const char *data, size_t len);
+/* Serialise o (not consumed) into a new message. NULL on ENOMEM. */
+struct cd_msg *cd_msg_from_json(const cJSON *o);
+/* Payload pointer (after the headroom). */
+unsigned char *cd_msg_payload(struct cd_msg *m);
+struct cd_msg *cd_msg_ref(struct cd_msg *m);
+/* Drop one reference; frees on the last. NULL is a no-op. */
+void cd_msg_unref(struct cd_msg *m);
+
+#endif

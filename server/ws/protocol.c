@@ -1,0 +1,288 @@
+/*
+ * protocol.c: the lws callback of the "collabd" WebSocket protocol and the upgrade check.
+ * Owns the life cycle of a connection: ESTABLISHED (join, sync to the joiner, user_joined to
+ * the others), RECEIVE (reassembly under the message cap, then handlers.c), WRITEABLE
+ * (room.c drains the queue), CLOSED (user_left, leave). lws drops the request headers after
+ * ESTABLISHED, so everything needed later is copied into struct cd_conn there.
+ */
+#include "ws.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/origin.h"
+#include "handlers.h"
+#include "room.h"
+#include "util/error.h"
+#include "util/text.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <string.h>
+
+static uint64_t conn_seq;
+
+/* Copy the request path; returns its length or -1. */
+static int copy_path(struct lws *wsi, char *out, int size)
+{
+    int n = lws_hdr_copy(wsi, out, size, WSI_TOKEN_GET_URI);
+    return n < 0 ? -1 : n;
+}
+
+/* The session id of a /ws/{id} path, or NULL. */
+static const char *path_session(const char *path, int n, size_t *idlen)
+{
+    if (n < 4 || strncmp(path, "/ws/", 4) != 0)
+        return NULL;
+    const char *id = path + 4;
+    size_t k = (size_t)n - 4;
+    while (k && id[k - 1] == '/')
+        k--;
+    *idlen = k;
+    return id;
+}
+
+static void refuse(struct cd_ws_refusal *why, int status, const char *code, const char *msg)
+{
+    why->status = status;
+    why->code = code;
+    snprintf(why->message, sizeof(why->message), "%s", msg);
+}
+
+int cd_ws_check_upgrade(struct cd_server *srv, struct lws *wsi, struct cd_ws_refusal *why)
+{
+    char path[256], buf[256], host[256];
+    int n = copy_path(wsi, path, sizeof(path));
+    size_t idlen = 0;
+    const char *id = n > 0 ? path_session(path, n, &idlen) : NULL;
+    if (!id) {
+        refuse(why, 404, "not_found", "WebSocket endpoint is /ws/{sessionId}");
+        return CD_ENOTFOUND;
+    }
+    if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_VERSION) <= 0 || strcmp(buf, "13") != 0) {
+        refuse(why, 426, "unsupported_version", "only WebSocket version 13 is supported");
+        return CD_EINVAL;
+    }
+    if (srv->draining) {
+        refuse(why, 503, "shutting_down", "server is shutting down; reconnect shortly");
+        return CD_ESHUTDOWN;
+    }
+    if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0)
+        host[0] = '\0';
+    if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_ORIGIN) < 0)
+        buf[0] = '\0';
+    if (!cd_origin_allowed(buf, host, srv->cfg.cors_origins)) {
+        refuse(why, 403, "origin_not_allowed", "this Origin may not open a WebSocket here");
+        return CD_EPERM;
+    }
+    if (!cd_uuid_valid(id, idlen)) {
+        refuse(why, 404, "session_not_found", "no session with this id");
+        return CD_ENOTFOUND;
+    }
+    struct cd_session *s = srv->store->ops->get(srv->store, id, idlen);
+    if (!s) {
+        refuse(why, 404, "session_not_found", "no session with this id");
+        return CD_ENOTFOUND;
+    }
+    const char *v = lws_get_urlarg_by_name(wsi, "userId=", buf, sizeof(buf));
+    if (v && !cd_token_valid(v, strlen(v), CD_USER_ID_MAX)) {
+        refuse(why, 400, "invalid_user_id", "userId must be 1-64 characters of [A-Za-z0-9_.-]");
+        return CD_EINVAL;
+    }
+    v = lws_get_urlarg_by_name(wsi, "userName=", buf, sizeof(buf));
+    if (v && !cd_utf8_valid(v, strlen(v))) {
+        refuse(why, 400, "invalid_user_name", "userName must be UTF-8");
+        return CD_EINVAL;
+    }
+    v = lws_get_urlarg_by_name(wsi, "view=", buf, sizeof(buf));
+    if (v && strcmp(v, s->view_token) != 0) {
+        refuse(why, 403, "invalid_view_token", "the view token does not match this session");
+        return CD_EPERM;
+    }
+    struct cd_room *r = s->room;
+    if (r && r->nconns >= (size_t)srv->cfg.max_clients_per_room) {
+        refuse(why, 429, "room_full", "this session has reached its client limit");
+        return CD_ELIMIT;
+    }
+    return CD_OK;
+}
+
+static int close_now(struct lws *wsi, int code, const char *reason)
+{
+    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    return -1;
+}
+
+static int on_established(struct cd_server *srv, struct cd_conn *c, struct lws *wsi)
+{
+    char path[256], buf[512];
+    int n = copy_path(wsi, path, sizeof(path));
+    size_t idlen = 0;
+    const char *id = n > 0 ? path_session(path, n, &idlen) : NULL;
+    struct cd_session *s = id ? srv->store->ops->get(srv->store, id, idlen) : NULL;
+    if (!s)
+        return close_now(wsi, CD_CLOSE_SESSION_DELETED, "session not found");
+
+    c->wsi = wsi;
+    c->srv = srv;
+    cd_buf_init(&c->rx, (size_t)srv->cfg.max_message);
+    snprintf(c->conn_id, sizeof(c->conn_id), "c%llx", (unsigned long long)++conn_seq);
+    lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
+
+    const char *v = lws_get_urlarg_by_name(wsi, "userId=", buf, sizeof(buf));
+    if (v && cd_token_valid(v, strlen(v), CD_USER_ID_MAX))
+        snprintf(c->user_id, sizeof(c->user_id), "%s", v);
+    else
+        snprintf(c->user_id, sizeof(c->user_id), "anon-%s", c->conn_id + 1);
+    v = lws_get_urlarg_by_name(wsi, "userName=", buf, sizeof(buf));
+    if (!v || !cd_sanitize_name(v, strlen(v), (size_t)srv->cfg.name_max, c->user_name,
+                                sizeof(c->user_name)))
+        snprintf(c->user_name, sizeof(c->user_name), "Anonymous");
+    v = lws_get_urlarg_by_name(wsi, "view=", buf, sizeof(buf));
+    c->read_only = v && !strcmp(v, s->view_token);
+
+    if (cd_room_join(srv, s, c))
+        return close_now(wsi, CD_CLOSE_PROTOCOL, "room is full");
+    srv->n.ws_opened++;
+    srv->n.ws_current++;
+
+    cJSON *sync = cJSON_CreateObject();
+    cJSON *sess = cJSON_AddObjectToObject(sync, "session");
+    cJSON_AddStringToObject(sess, "id", s->id);
+    cJSON_AddStringToObject(sess, "language", s->language);
+    cJSON_AddStringToObject(sync, "type", "sync");
+    cJSON_AddNumberToObject(sync, "version", (double)s->version);
+    cJSON_AddStringToObject(sync, "doc", "");
+    cJSON_AddItemToObject(sync, "users", cd_room_users_json(c->room));
+    cJSON_AddItemToObject(sync, "you", cd_conn_user_json(c));
+    int rc = cd_conn_send_json(c, sync);
+    cJSON_Delete(sync);
+    if (rc)
+        return close_now(wsi, CD_CLOSE_GOING_AWAY, "out of memory");
+    c->joined = 1;
+
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", "user_joined");
+    cJSON_AddItemToObject(j, "user", cd_conn_user_json(c));
+    struct cd_msg *m = cd_msg_from_json(j);
+    cJSON_Delete(j);
+    if (m)
+        cd_room_broadcast(c->room, m, c);
+    cd_msg_unref(m);
+
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "session", s->id);
+    cJSON_AddStringToObject(f, "conn", c->conn_id);
+    cJSON_AddStringToObject(f, "user", c->user_id);
+    cJSON_AddStringToObject(f, "ip", c->ip);
+    cJSON_AddBoolToObject(f, "readOnly", c->read_only);
+    cd_log_fields(CD_LOG_INFO, NULL, "ws join", f);
+    return 0;
+}
+
+static int on_receive(struct cd_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+    if (!c->srv)
+        return -1;
+    if (lws_frame_is_binary(wsi))
+        return close_now(wsi, CD_CLOSE_UNSUPPORTED, "binary messages are not supported");
+    if (lws_is_first_fragment(wsi)) {
+        cd_buf_reset(&c->rx);
+        c->rx_discard = 0;
+    }
+    /* A frame that announces more than the cap is refused as it starts, not after. */
+    size_t remaining = lws_remaining_packet_payload(wsi);
+    if (remaining > (size_t)c->srv->cfg.max_message ||
+        cd_buf_append(&c->rx, in, len) == CD_ETOOBIG ||
+        c->rx.len + remaining > (size_t)c->srv->cfg.max_message) {
+        cd_logf(CD_LOG_WARN, NULL, "closing %s: message over %ld bytes", c->conn_id,
+                c->srv->cfg.max_message);
+        return close_now(wsi, CD_CLOSE_TOO_BIG, "message too big");
+    }
+    if (!lws_is_final_fragment(wsi) || remaining)
+        return 0;
+    c->srv->n.ws_msgs_in++;
+    cd_ws_handle_message(c, c->rx.data, c->rx.len);
+    cd_buf_reset(&c->rx);
+    return 0;
+}
+
+static void on_closed(struct cd_conn *c)
+{
+    if (!c->srv)
+        return; /* never established */
+    struct cd_room *r = c->room;
+    if (c->joined && r) {
+        c->joined = 0;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "type", "user_left");
+        cJSON_AddStringToObject(o, "connId", c->conn_id);
+        cJSON_AddStringToObject(o, "userId", c->user_id);
+        struct cd_msg *m = cd_msg_from_json(o);
+        cJSON_Delete(o);
+        if (m)
+            cd_room_broadcast(r, m, c);
+        cd_msg_unref(m);
+    }
+    if (c->room)
+        c->srv->n.ws_current--;
+    cd_logf(CD_LOG_INFO, NULL, "ws close %s", c->conn_id);
+    cd_room_leave(c);
+    c->srv = NULL;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct cd_conn *c = user;
+    struct cd_server *srv = lws_context_user(lws_get_context(wsi));
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        return on_established(srv, c, wsi);
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(c, wsi, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return c->srv ? cd_conn_on_writable(c) : -1;
+    case LWS_CALLBACK_CLOSED:
+        on_closed(c);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+void cd_ws_protocol(struct lws_protocols *p, struct cd_server *srv)
+{
+    memset(p, 0, sizeof(*p));
+    p->name = CD_WS_PROTOCOL_NAME;
+    p->callback = callback;
+    p->per_session_data_size = sizeof(struct cd_conn);
+    p->rx_buffer_size = 4096;
+    p->user = srv;
+}
+
+void cd_ws_session_deleted(struct cd_server *srv, const char *id)
+{
+    struct cd_session *s = srv->store->ops->get(srv->store, id, strlen(id));
+    if (s)
+        cd_room_session_deleted(s);
+}
+
+void cd_ws_shutdown(struct cd_server *srv)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "server_shutdown");
+    cJSON_AddStringToObject(o, "message", "server is shutting down; reconnect shortly");
+    struct cd_msg *m = cd_msg_from_json(o);
+    cJSON_Delete(o);
+    for (struct cd_conn *c = srv->rooms->all; c; c = c->all_next) {
+        if (m)
+            cd_conn_send(c, m);
+        cd_conn_close_after_flush(c, CD_CLOSE_GOING_AWAY, "server shutting down");
+    }
+    cd_msg_unref(m);
+}
+
+size_t cd_ws_session_clients(struct cd_server *srv, const char *id)
+{
+    struct cd_session *s = srv->store->ops->get(srv->store, id, strlen(id));
+    return s && s->room ? ((struct cd_room *)s->room)->nconns : 0;
+}

@@ -1,0 +1,258 @@
+/*
+ * room.c: room membership, presence lists and the bounded per-connection send queues.
+ * Invariants: a connection is in at most one room and, when joined, in srv->rooms->all;
+ * qbytes is the sum of the lengths of the queued messages and never exceeds
+ * cfg.send_queue_max; every queued message holds one reference.
+ * Writing follows the lws rule (write only in SERVER_WRITEABLE, LWS_PRE headroom) but writes
+ * every queued message while the socket is not choked (at most 64 per callback): one
+ * message per callback caps a large room far below what the kernel can take.
+ */
+#include "room.h"
+#include "core/log.h"
+#include "util/error.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *palette[] = {"#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
+                                "#f032e6", "#9a6324", "#469990", "#800000", "#808000", "#000075"};
+
+int cd_room_join(struct cd_server *srv, struct cd_session *s, struct cd_conn *c)
+{
+    struct cd_room *r = s->room;
+    if (!r) {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return CD_ENOMEM;
+        r->session = s;
+        s->room = r;
+    }
+    if (r->nconns >= (size_t)srv->cfg.max_clients_per_room) {
+        if (!r->nconns) {
+            s->room = NULL;
+            free(r);
+        }
+        return CD_ELIMIT;
+    }
+    snprintf(c->color, sizeof(c->color), "%s",
+             palette[r->next_color++ % (sizeof(palette) / sizeof(palette[0]))]);
+    c->room = r;
+    c->next = r->head;
+    if (r->head)
+        r->head->prev = c;
+    r->head = c;
+    r->nconns++;
+    struct cd_rooms *all = srv->rooms;
+    c->all_next = all->all;
+    if (all->all)
+        all->all->all_prev = c;
+    all->all = c;
+    all->n++;
+    return CD_OK;
+}
+
+static void drop_queue(struct cd_conn *c)
+{
+    while (c->qlen) {
+        cd_msg_unref(c->q[c->qhead]);
+        c->qhead = (c->qhead + 1) % c->qalloc;
+        c->qlen--;
+    }
+    free(c->q);
+    c->q = NULL;
+    c->qalloc = c->qhead = c->qbytes = 0;
+}
+
+void cd_room_leave(struct cd_conn *c)
+{
+    struct cd_room *r = c->room;
+    if (r) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            r->head = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        r->nconns--;
+        struct cd_rooms *all = c->srv->rooms;
+        if (c->all_prev)
+            c->all_prev->all_next = c->all_next;
+        else
+            all->all = c->all_next;
+        if (c->all_next)
+            c->all_next->all_prev = c->all_prev;
+        all->n--;
+        if (!r->nconns) {
+            if (r->session)
+                r->session->room = NULL;
+            free(r);
+        }
+        c->room = NULL;
+        c->prev = c->next = c->all_prev = c->all_next = NULL;
+    }
+    drop_queue(c);
+    cd_buf_cleanup(&c->rx);
+}
+
+static void drop_slow(struct cd_conn *c)
+{
+    if (c->close_code == CD_CLOSE_SLOW_CONSUMER)
+        return;
+    c->close_code = CD_CLOSE_SLOW_CONSUMER;
+    snprintf(c->close_reason, sizeof(c->close_reason), "send queue full");
+    c->srv->n.ws_slow_dropped++;
+    cd_logf(CD_LOG_WARN, NULL, "dropping slow client %s (%s): %zu bytes queued", c->conn_id, c->ip,
+            c->qbytes);
+    /* The client is not reading, so a close frame would sit behind the queue: kill it from
+     * outside this callback, and free the queue now so its memory is returned at once. */
+    drop_queue(c);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+int cd_conn_send(struct cd_conn *c, struct cd_msg *m)
+{
+    if (c->close_code == CD_CLOSE_SLOW_CONSUMER)
+        return CD_ELIMIT;
+    /* A message larger than the whole cap (a sync of a big document) may still go alone. */
+    if (c->qlen && c->qbytes + m->len > (size_t)c->srv->cfg.send_queue_max) {
+        drop_slow(c);
+        return CD_ELIMIT;
+    }
+    if (c->qlen == c->qalloc) {
+        size_t a = c->qalloc ? c->qalloc * 2 : 8;
+        struct cd_msg **q = malloc(a * sizeof(*q));
+        if (!q)
+            return CD_ENOMEM;
+        for (size_t i = 0; i < c->qlen; i++)
+            q[i] = c->q[(c->qhead + i) % c->qalloc];
+        free(c->q);
+        c->q = q;
+        c->qhead = 0;
+        c->qalloc = a;
+    }
+    c->q[(c->qhead + c->qlen) % c->qalloc] = cd_msg_ref(m);
+    c->qlen++;
+    c->qbytes += m->len;
+    lws_callback_on_writable(c->wsi);
+    return CD_OK;
+}
+
+int cd_conn_send_json(struct cd_conn *c, const cJSON *o)
+{
+    struct cd_msg *m = cd_msg_from_json(o);
+    if (!m)
+        return CD_ENOMEM;
+    int rc = cd_conn_send(c, m);
+    cd_msg_unref(m);
+    return rc;
+}
+
+void cd_conn_send_error(struct cd_conn *c, const char *code, const char *message, const cJSON *ref)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "type", "error");
+    cJSON_AddStringToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", message);
+    if (ref)
+        cJSON_AddItemToObject(o, "ref", cJSON_Duplicate(ref, 1));
+    cd_conn_send_json(c, o);
+    cJSON_Delete(o);
+}
+
+void cd_room_broadcast(struct cd_room *r, struct cd_msg *m, const struct cd_conn *skip)
+{
+    struct cd_conn *c = r->head;
+    while (c) {
+        struct cd_conn *next = c->next; /* drop_slow never unlinks synchronously, but be safe */
+        if (c != skip && c->joined)
+            cd_conn_send(c, m);
+        c = next;
+    }
+}
+
+void cd_conn_close_after_flush(struct cd_conn *c, int code, const char *reason)
+{
+    if (c->close_code)
+        return;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+    lws_callback_on_writable(c->wsi);
+}
+
+int cd_conn_on_writable(struct cd_conn *c)
+{
+    if (c->close_code == CD_CLOSE_SLOW_CONSUMER)
+        return -1;
+    for (int i = 0; i < 64 && c->qlen; i++) {
+        struct cd_msg *m = c->q[c->qhead];
+        int n = lws_write(c->wsi, cd_msg_payload(m), m->len, LWS_WRITE_TEXT);
+        if (n < (int)m->len)
+            return -1;
+        c->srv->n.ws_msgs_out++;
+        c->qhead = (c->qhead + 1) % c->qalloc;
+        c->qlen--;
+        c->qbytes -= m->len;
+        cd_msg_unref(m);
+        if (c->qlen && lws_send_pipe_choked(c->wsi))
+            break;
+    }
+    if (c->qlen) {
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    if (c->close_code) {
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    return 0;
+}
+
+cJSON *cd_conn_user_json(const struct cd_conn *c)
+{
+    cJSON *u = cJSON_CreateObject();
+    if (!u)
+        return NULL;
+    cJSON_AddStringToObject(u, "connId", c->conn_id);
+    cJSON_AddStringToObject(u, "userId", c->user_id);
+    cJSON_AddStringToObject(u, "userName", c->user_name);
+    cJSON_AddStringToObject(u, "color", c->color);
+    cJSON_AddBoolToObject(u, "readOnly", c->read_only);
+    return u;
+}
+
+cJSON *cd_room_users_json(const struct cd_room *r)
+{
+    cJSON *a = cJSON_CreateArray();
+    if (!a || !r)
+        return a;
+    for (const struct cd_conn *c = r->head; c; c = c->next)
+        if (c->joined)
+            cJSON_AddItemToArray(a, cd_conn_user_json(c));
+    return a;
+}
+
+void cd_room_session_deleted(struct cd_session *s)
+{
+    struct cd_room *r = s->room;
+    if (!r)
+        return;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "session_deleted");
+    cJSON_AddStringToObject(o, "sessionId", s->id);
+    struct cd_msg *m = cd_msg_from_json(o);
+    cJSON_Delete(o);
+    for (struct cd_conn *c = r->head; c; c = c->next) {
+        if (m)
+            cd_conn_send(c, m);
+        cd_conn_close_after_flush(c, CD_CLOSE_SESSION_DELETED, "session deleted");
+    }
+    cd_msg_unref(m);
+    /* The record is about to be freed: the room lives on until its last client closes. */
+    r->session = NULL;
+    s->room = NULL;
+}
