@@ -14,6 +14,7 @@
 #include "core/server.h"
 #include "http/http.h"
 #include "store/store.h"
+#include "ws/inflate.h"
 #include "ws/room.h"
 #include "ws/ws.h"
 
@@ -52,6 +53,7 @@ static void on_drain_tick(uv_timer_t *t)
     cd_logf(CD_LOG_INFO, NULL, "shutdown: stopping the server");
     uv_timer_stop(t);
     lws_context_destroy(a->srv.lws); /* inside the loop, as lws wants for foreign loops */
+    cd_inflate_cleanup();
     close_handles(a);
 }
 
@@ -158,6 +160,10 @@ int main(int argc, char **argv)
     srv->vhost = lws_get_vhost_by_name(srv->lws, "collabd");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : (int)srv->cfg.port;
 
+    if (cd_inflate_init(srv)) {
+        fprintf(stderr, "collabd: out of memory\n");
+        goto fail_store;
+    }
     uv_signal_init(&a.loop, &a.sigint);
     uv_signal_init(&a.loop, &a.sigterm);
     uv_signal_init(&a.loop, &a.sighup);

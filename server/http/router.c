@@ -236,7 +236,7 @@ static int on_http(struct cd_server *srv, struct cd_http_req *r, struct lws *wsi
     char buf[256];
     int clen_n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH);
     int chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
-    int expect = lws_hdr_custom_length(wsi, "expect:", 7) > 0;
+    int expect = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_EXPECT) > 0;
     if (clen_n <= 0 || chunked) {
         r->close_after = 1;
         return cd_http_error(
@@ -266,7 +266,7 @@ static int on_http(struct cd_server *srv, struct cd_http_req *r, struct lws *wsi
         }
     }
     if (expect) {
-        if (lws_hdr_custom_copy(wsi, buf, sizeof(buf), "expect:", 7) < 0 ||
+        if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_EXPECT) < 0 ||
             strcasecmp(buf, "100-continue") != 0) {
             r->close_after = 1;
             return cd_http_error(r, 417, "expectation_failed", "only 100-continue is supported");

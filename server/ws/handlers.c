@@ -9,10 +9,12 @@
 #include "util/error.h"
 #include "util/text.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #define CD_MAX_PROTOCOL_ERRORS 50
+#define CD_REF_MAX 64
 
 typedef int (*handler_fn)(struct cd_conn *c, const cJSON *msg, const cJSON *ref);
 
@@ -55,11 +57,16 @@ void cd_ws_handle_message(struct cd_conn *c, char *data, size_t len)
         protocol_error(c, "bad_json", m, NULL);
         return;
     }
-    const cJSON *ref = cJSON_GetObjectItemCaseSensitive(msg, "ref");
-    if (ref && !cJSON_IsString(ref) && !cJSON_IsNumber(ref))
-        ref = NULL;
     if (!cJSON_IsObject(msg)) {
         protocol_error(c, "bad_message", "a message must be a JSON object", NULL);
+        goto out;
+    }
+    /* ref is echoed back, so it is kept small: a short string or a finite number */
+    const cJSON *ref = cJSON_GetObjectItemCaseSensitive(msg, "ref");
+    if (ref && !((cJSON_IsString(ref) && strlen(ref->valuestring) <= CD_REF_MAX) ||
+                 (cJSON_IsNumber(ref) && isfinite(ref->valuedouble)))) {
+        protocol_error(c, "bad_message", "ref must be a string of at most 64 bytes or a number",
+                       NULL);
         goto out;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/origin.h"
 #include "handlers.h"
+#include "inflate.h"
 #include "room.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -197,7 +198,9 @@ static int on_receive(struct cd_conn *c, struct lws *wsi, const void *in, size_t
                 c->srv->cfg.max_message);
         return close_now(wsi, CD_CLOSE_TOO_BIG, "message too big");
     }
-    if (!lws_is_final_fragment(wsi) || remaining)
+    int final = lws_is_final_fragment(wsi);
+    cd_inflate_note(c, !final && !remaining);
+    if (!final || remaining)
         return 0;
     c->srv->n.ws_msgs_in++;
     cd_ws_handle_message(c, c->rx.data, c->rx.len);
@@ -224,6 +227,7 @@ static void on_closed(struct cd_conn *c)
     }
     if (c->room)
         c->srv->n.ws_current--;
+    cd_inflate_forget(c);
     cd_logf(CD_LOG_INFO, NULL, "ws close %s", c->conn_id);
     cd_room_leave(c);
     c->srv = NULL;

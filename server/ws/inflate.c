@@ -1,0 +1,91 @@
+/*
+ * inflate.c: see inflate.h. Invariant: a connection is in the pending list iff its last
+ * received chunk ended mid-message with no payload left in the frame; the idle handle runs
+ * only while the list is non-empty, and stops as soon as lws reports no pending service
+ * (so a client that sends a genuine fragmented message slowly costs no CPU meanwhile).
+ */
+#include "inflate.h"
+#include "util/error.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <uv.h>
+
+static uv_idle_t *idle;
+static struct cd_server *server;
+static struct cd_conn **pending;
+static size_t npending, apending;
+
+static void on_idle(uv_idle_t *h)
+{
+    if (!npending || !server->lws || lws_service_adjust_timeout(server->lws, 1, 0) != 0) {
+        uv_idle_stop(h);
+        return;
+    }
+    /* Servicing may close connections and change the list: work on a snapshot of fds. */
+    size_t n = npending;
+    int fds[32];
+    if (n > 32)
+        n = 32;
+    for (size_t i = 0; i < n; i++)
+        fds[i] = (int)lws_get_socket_fd(pending[i]->wsi);
+    for (size_t i = 0; i < n; i++) {
+        struct lws_pollfd pfd = {.fd = fds[i], .events = LWS_POLLIN, .revents = LWS_POLLIN};
+        if (fds[i] >= 0)
+            lws_service_fd(server->lws, &pfd);
+    }
+}
+
+static void on_close(uv_handle_t *h)
+{
+    free(h);
+}
+
+int cd_inflate_init(struct cd_server *srv)
+{
+    idle = malloc(sizeof(*idle));
+    if (!idle)
+        return CD_ENOMEM;
+    uv_idle_init(srv->loop, idle);
+    server = srv;
+    return CD_OK;
+}
+
+void cd_inflate_cleanup(void)
+{
+    if (idle) {
+        uv_idle_stop(idle);
+        uv_close((uv_handle_t *)idle, on_close);
+        idle = NULL;
+    }
+    free(pending);
+    pending = NULL;
+    npending = apending = 0;
+}
+
+void cd_inflate_forget(struct cd_conn *c)
+{
+    for (size_t i = 0; i < npending; i++) {
+        if (pending[i] == c) {
+            pending[i] = pending[--npending];
+            return;
+        }
+    }
+}
+
+void cd_inflate_note(struct cd_conn *c, int mid_message)
+{
+    cd_inflate_forget(c);
+    if (!mid_message || !idle)
+        return;
+    if (npending == apending) {
+        size_t a = apending ? apending * 2 : 8;
+        struct cd_conn **p = realloc(pending, a * sizeof(*p));
+        if (!p)
+            return; /* lws's own idle pass still runs; worst case the stall it has anyway */
+        pending = p;
+        apending = a;
+    }
+    pending[npending++] = c;
+    uv_idle_start(idle, on_idle);
+}

@@ -1,0 +1,208 @@
+// WebSocket rooms through the real server (C1, C8, C9): join/sync, user_joined/user_left,
+// refused upgrades with real HTTP statuses, session deletion, slow readers, size limits.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import WebSocket from 'ws';
+import { startServer, api, createSession, Client } from './lib/server.mjs';
+import { expectMessage } from './lib/schema.mjs';
+
+let srv;
+before(async () => { srv = await startServer(['--max-message', '4k', '--send-queue-max', '64k', '--max-clients-per-room', '5']); });
+after(async () => { await srv.stop(); });
+
+test('C1 join: sync to the joiner, user_joined to the others, user_left on close', async () => {
+  const s = await createSession(srv);
+  const a = await Client.open(srv, s.id, '?userId=alice&userName=Alice');
+  const syncA = await a.next('sync');
+  expectMessage('server', syncA);
+  assert.equal(syncA.version, 0);
+  assert.equal(syncA.doc, '');
+  assert.equal(syncA.session.id, s.id);
+  assert.equal(syncA.you.userId, 'alice');
+  assert.equal(syncA.you.userName, 'Alice');
+  assert.deepEqual(syncA.users.map((u) => u.userId), ['alice']);
+
+  const b = await Client.open(srv, s.id, '?userId=bob&userName=Bob');
+  const syncB = await b.next('sync');
+  assert.deepEqual(syncB.users.map((u) => u.userId).sort(), ['alice', 'bob']);
+  const joined = await a.next('user_joined');
+  expectMessage('server', joined);
+  assert.equal(joined.user.userId, 'bob');
+  assert.notEqual(joined.user.color, syncA.you.color, 'collaborators get distinct colours');
+
+  const info = await api(srv, 'GET', `/sessions/${s.id}`);
+  assert.equal(info.json.clients, 2);
+  assert.deepEqual(info.json.users.map((u) => u.userId).sort(), ['alice', 'bob']);
+
+  await b.close();
+  const left = await a.next('user_left');
+  expectMessage('server', left);
+  assert.equal(left.userId, 'bob');
+  assert.equal(left.connId, joined.user.connId);
+  await a.close();
+});
+
+test('C9 names are sanitised and ids validated', async () => {
+  const s = await createSession(srv);
+  const a = await Client.open(srv, s.id, `?userId=u1&userName=${encodeURIComponent('<img src=x onerror=alert(1)>Eve' + 'x'.repeat(200))}`);
+  const sync = await a.next('sync');
+  assert.doesNotMatch(sync.you.userName, /[<>"'&]/);
+  assert.ok([...sync.you.userName].length <= 64);
+  assert.match(sync.you.userName, /^img src=x onerror=alert\(1\)Eve/);
+  await a.close();
+  const anon = await Client.open(srv, s.id);
+  const s2 = await anon.next('sync');
+  assert.equal(s2.you.userName, 'Anonymous');
+  assert.match(s2.you.userId, /^anon-/);
+  await anon.close();
+  await assert.rejects(Client.open(srv, s.id, '?userId=' + encodeURIComponent('a b<c>')), (e) => e.status === 400 && /invalid_user_id/.test(e.body));
+  await assert.rejects(Client.open(srv, s.id, '?userId=' + 'x'.repeat(65)), (e) => e.status === 400);
+});
+
+test('refused upgrades get a real HTTP status and a JSON body', async () => {
+  const s = await createSession(srv);
+  await assert.rejects(Client.open(srv, '00000000-0000-4000-8000-000000000000'), (e) => e.status === 404 && JSON.parse(e.body).error.code === 'session_not_found');
+  await assert.rejects(Client.open(srv, 'garbage'), (e) => e.status === 404);
+  await assert.rejects(new Client(`${srv.ws}/elsewhere`).opened, (e) => e.status === 404);
+  await assert.rejects(Client.open(srv, s.id, '', { origin: 'http://evil.example' }), (e) => e.status === 403 && /origin_not_allowed/.test(e.body));
+  await assert.rejects(Client.open(srv, s.id, '?view=wrong-token'), (e) => e.status === 403 && /invalid_view_token/.test(e.body));
+  // version 8 is refused with 426 and the supported version named
+  const res = await new Promise((resolve) => {
+    const sock = net.connect(srv.port, '127.0.0.1');
+    let d = '';
+    sock.on('connect', () => sock.write(`GET /ws/${s.id} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n`));
+    sock.on('data', (x) => { d += x; });
+    setTimeout(() => { sock.destroy(); resolve(d); }, 500);
+  });
+  assert.match(res, /^HTTP\/1.1 426/);
+  assert.match(res, /sec-websocket-version: 13/i);
+});
+
+test('C10 read-only participants join with the view token', async () => {
+  const s = await createSession(srv);
+  const v = await Client.open(srv, s.id, `?userId=viewer&view=${s.viewToken}`);
+  const sync = await v.next('sync');
+  assert.equal(sync.you.readOnly, true);
+  const w = await Client.open(srv, s.id, '?userId=writer');
+  assert.equal((await w.next('sync')).you.readOnly, false);
+  assert.equal((await v.next('user_joined')).user.readOnly, false);
+  await v.close(); await w.close();
+});
+
+test('room client limit: the sixth client gets 429', async () => {
+  const s = await createSession(srv);
+  const cs = [];
+  for (let i = 0; i < 5; i++) cs.push(await Client.open(srv, s.id, `?userId=u${i}`));
+  await assert.rejects(Client.open(srv, s.id, '?userId=u6'), (e) => e.status === 429 && /room_full/.test(e.body));
+  await Promise.all(cs.map((c) => c.close()));
+});
+
+test('R3 DELETE tells every connected client and closes them with 4000', async () => {
+  const s = await createSession(srv);
+  const a = await Client.open(srv, s.id, '?userId=a');
+  const b = await Client.open(srv, s.id, '?userId=b');
+  await a.next('sync'); await b.next('sync');
+  assert.equal((await api(srv, 'DELETE', `/sessions/${s.id}`)).status, 204);
+  for (const c of [a, b]) {
+    const m = await c.next('session_deleted');
+    expectMessage('server', m);
+    assert.equal(m.sessionId, s.id);
+    const closed = await c.closed;
+    assert.equal(closed.code, 4000);
+  }
+  await assert.rejects(Client.open(srv, s.id), (e) => e.status === 404);
+});
+
+test('ping/pong echoes ref; unknown types and bad JSON get error messages', async () => {
+  const s = await createSession(srv);
+  const a = await Client.open(srv, s.id);
+  await a.next('sync');
+  a.send({ type: 'ping', ref: 'r1' });
+  const p = await a.next('pong');
+  expectMessage('server', p);
+  assert.equal(p.ref, 'r1');
+  a.send({ type: 'frobnicate', ref: 7 });
+  const e = await a.next('error');
+  expectMessage('server', e);
+  assert.equal(e.code, 'unknown_type');
+  assert.equal(e.ref, 7);
+  a.send('{not json');
+  assert.equal((await a.next('error')).code, 'bad_json');
+  await a.close();
+});
+
+test('C7 message size limit: over 4 KiB closes with 1009, also when fragmented', async () => {
+  const s = await createSession(srv);
+  const a = await Client.open(srv, s.id);
+  await a.next('sync');
+  a.send({ type: 'ping', ref: 'x'.repeat(5000) });
+  assert.equal((await a.closed).code, 1009);
+  // fragmented: three 2 KiB fragments of one message
+  const b = await Client.open(srv, s.id);
+  await b.next('sync');
+  const part = 'y'.repeat(2048);
+  b.ws.send(part, { fin: false });
+  b.ws.send(part, { fin: false });
+  b.ws.send(part, { fin: true });
+  assert.equal((await b.closed).code, 1009);
+  // a bystander is unaffected
+  const c = await Client.open(srv, s.id);
+  await c.next('sync');
+  c.send({ type: 'ping' });
+  await c.next('pong');
+  await c.close();
+});
+
+test('C8 binary frames close with 1003, invalid UTF-8 with 1007', async () => {
+  const s = await createSession(srv);
+  const a = await Client.open(srv, s.id);
+  await a.next('sync');
+  a.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  assert.equal((await a.closed).code, 1003);
+  const b = await Client.open(srv, s.id);
+  await b.next('sync');
+  b.ws._sender.sendFrame(WebSocket.Sender.frame(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { fin: true, rsv1: false, opcode: 1, mask: true, readOnly: false }));
+  assert.equal((await b.closed).code, 1007);
+});
+
+test('C8 a client that stops reading is dropped and memory stays bounded', async () => {
+  const s = await createSession(srv);
+  const slow = await Client.open(srv, s.id, '?userId=slow');
+  await slow.next('sync');
+  const other = await Client.open(srv, s.id, '?userId=other');
+  await other.next('sync');
+  slow.ws._socket.pause(); // stop reading: the kernel buffers fill, then the server's queue
+  const ref = 'r'.repeat(60);
+  const payload = JSON.stringify({ type: 'ping', ref });
+  for (let i = 0; i < 200000 && slow.ws.readyState === WebSocket.OPEN; i++) {
+    slow.ws.send(payload);
+    if (i % 5000 === 0) await new Promise((r) => setImmediate(r));
+  }
+  const deadline = Date.now() + 10000;
+  let health;
+  do {
+    await new Promise((r) => setTimeout(r, 100));
+    health = (await api(srv, 'GET', '/health')).json;
+  } while (health.counts.slowClientsDropped < 1 && Date.now() < deadline);
+  assert.ok(health.counts.slowClientsDropped >= 1, 'the slow client was dropped');
+  slow.ws._socket.resume();
+  await slow.closed;
+  // the other client keeps working and saw the slow one leave
+  const left = await other.next('user_left');
+  assert.equal(left.userId, 'slow');
+  other.send({ type: 'ping' });
+  await other.next('pong');
+  await other.close();
+});
+
+test('C8 permessage-deflate is negotiated when offered', async () => {
+  const s = await createSession(srv);
+  const a = await Client.open(srv, s.id, '', { perMessageDeflate: true });
+  assert.match(a.ws.extensions, /permessage-deflate/);
+  const sync = await a.next('sync');
+  assert.equal(sync.type, 'sync');
+  a.send({ type: 'ping', ref: 'z' });
+  assert.equal((await a.next('pong')).ref, 'z');
+  await a.close();
+});

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The README's test command (and what .ci/run calls): installs what is missing, checks the
+# formatting and the banned-function list, builds collabd twice (normal, and ASan+UBSan),
+# and runs every test against both builds: ctest unit tests, then node's test runner driving
+# the real server over HTTP and WebSocket. Exits non-zero on the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+jobs=$(nproc)
+stage() { printf '\n==== %s ====\n' "$*"; }
+
+stage "dependencies"
+deploy/install-deps.sh --test
+(cd tests && { [[ -d node_modules/ws ]] || npm ci --no-audit --no-fund --loglevel=error; })
+
+stage "style: clang-format and banned functions"
+mapfile -t csrc < <(git ls-files -co --exclude-standard 'server/*.c' 'server/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'tests/fuzz/*.c' 'bench/*.c' | sort -u)
+clang-format --dry-run -Werror "${csrc[@]}"
+if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strncpy|atoi|atol|strtok|gets)\s*\(' server --include='*.c' --include='*.h'; then
+  echo "banned function used (see STYLE.md rule 8)" >&2
+  exit 1
+fi
+
+for variant in normal asan; do
+  dir=build
+  flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+  if [[ $variant == asan ]]; then
+    dir=build-asan
+    flags=(-DCMAKE_BUILD_TYPE=Debug -DCOLLABD_SANITIZE=ON)
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  fi
+  stage "build ($variant)"
+  cmake -S . -B "$dir" "${flags[@]}" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  stage "unit tests ($variant)"
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs"
+  stage "integration tests ($variant)"
+  (cd tests && COLLABD_BIN="$root/$dir/server/collabd" node --test --test-concurrency=1 integration/)
+done
+stage "all tests passed"
