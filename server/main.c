@@ -111,7 +111,9 @@ int main(int argc, char **argv)
         goto fail_log;
     }
     srv->loop = &a.loop;
-    srv->store = cd_store_memory_new((size_t)srv->cfg.max_sessions);
+    struct cd_auth_limits lim = {(size_t)srv->cfg.max_doc, (size_t)srv->cfg.history_max,
+                                 (size_t)srv->cfg.history_bytes};
+    srv->store = cd_store_memory_new((size_t)srv->cfg.max_sessions, &lim);
     if (!srv->store) {
         fprintf(stderr, "collabd: out of memory\n");
         goto fail_loop;

@@ -59,6 +59,11 @@ static const struct opt opts[] = {
     I(shutdown_grace_ms, 0, 600000, "milliseconds to drain on SIGTERM"),
     I(name_max, 1, 256, "longest user name, characters"),
     I(log_stderr, 0, 1, "1: also print log events to stderr"),
+    I(history_max, 1, 10000000, "accepted updates kept per session for rebasing and catch-up"),
+    Z(history_bytes, 1024, 1L << 32, "bytes of update history kept per session"),
+    S(collab_mode, "stale pushes: rebase (over each newer update) or reject (client pulls)"),
+    I(rate_limit, 1, 1000000, "WebSocket messages per second per connection"),
+    I(rate_burst, 1, 10000000, "burst allowance of the WebSocket rate limit"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -83,6 +88,11 @@ void cd_config_defaults(struct cd_config *c)
     c->shutdown_grace_ms = 5000;
     c->name_max = 64;
     c->log_stderr = 1;
+    c->history_max = 1000;
+    c->history_bytes = 8L << 20;
+    snprintf(c->collab_mode, sizeof(c->collab_mode), "rebase");
+    c->rate_limit = 100;
+    c->rate_burst = 200;
 }
 
 /* Parse a decimal integer with an optional k/m/g suffix (OPT_SIZE only). */
@@ -285,6 +295,10 @@ int cd_config_load(struct cd_config *c, int argc, char **argv)
     }
     if (strcmp(c->store, "memory") != 0) {
         fprintf(stderr, "collabd: store \"%s\" is not available (memory)\n", c->store);
+        return CD_EINVAL;
+    }
+    if (strcmp(c->collab_mode, "rebase") && strcmp(c->collab_mode, "reject")) {
+        fprintf(stderr, "collabd: collab_mode must be rebase or reject\n");
         return CD_EINVAL;
     }
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&

@@ -27,8 +27,13 @@ struct cd_config {
     long ping_interval;  /* seconds between WebSocket pings */
     long idle_timeout;   /* seconds without any traffic (incl. pong) before a socket is reaped */
     long shutdown_grace_ms;
-    long name_max;   /* characters of a user name */
-    long log_stderr; /* 1: also print a human line per log event to stderr */
+    long name_max;        /* characters of a user name */
+    long log_stderr;      /* 1: also print a human line per log event to stderr */
+    long history_max;     /* accepted updates kept per room for rebasing and catch-up */
+    long history_bytes;   /* serialised bytes of history kept per room */
+    char collab_mode[16]; /* "rebase" (default) or "reject" stale pushes */
+    long rate_limit;      /* messages per second per WebSocket connection */
+    long rate_burst;      /* bucket size of the rate limit */
 };
 
 /* Fill c with the defaults. */

@@ -26,12 +26,19 @@ static cJSON *session_json(const struct cd_session *s, int detailed)
     cJSON_AddStringToObject(o, "id", s->id);
     cJSON_AddStringToObject(o, "language", s->language);
     cJSON_AddStringToObject(o, "createdAt", ts);
-    cJSON_AddNumberToObject(o, "version", (double)s->version);
+    cJSON_AddNumberToObject(o, "version", (double)cd_auth_version(s->auth));
     const struct cd_room *room = s->room;
     cJSON_AddNumberToObject(o, "clients", room ? (double)room->nconns : 0);
     if (detailed) {
         cJSON_AddItemToObject(o, "users", cd_room_users_json(room));
-        cJSON_AddNumberToObject(o, "size", (double)s->doc_len);
+        const struct cd_doc *d = cd_auth_doc(s->auth);
+        cJSON_AddNumberToObject(o, "size", (double)cd_doc_len(d));
+        cJSON_AddNumberToObject(o, "lines", (double)cd_doc_lines(d));
+        cJSON *mem = cJSON_AddObjectToObject(o, "memory");
+        cJSON_AddNumberToObject(mem, "bytes", (double)cd_auth_mem(s->auth));
+        cJSON_AddNumberToObject(mem, "documentBytes", (double)cd_doc_mem(d));
+        cJSON_AddNumberToObject(mem, "historyEntries", (double)cd_auth_history_len(s->auth));
+        cJSON_AddNumberToObject(mem, "oldestVersion", (double)cd_auth_oldest(s->auth));
     }
     return o;
 }

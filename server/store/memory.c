@@ -37,12 +37,17 @@ static int mem_create(struct cd_store *s, const char *language, struct cd_sessio
     struct cd_session *r = calloc(1, sizeof(*r));
     if (!r)
         return CD_ENOMEM;
+    if (cd_auth_new(&s->limits, NULL, 0, &r->auth)) {
+        free(r);
+        return CD_ENOMEM;
+    }
     cd_uuid_v4(r->id);
     cd_uuid_v4(r->view_token);
     snprintf(r->language, sizeof(r->language), "%s", language);
     r->created_ms = cd_wall_ms();
     r->seq = ++m->next_seq;
     if (cd_map_put(&m->by_id, r->id, 36, r)) {
+        cd_auth_free(r->auth);
         free(r);
         return CD_ENOMEM;
     }
@@ -92,6 +97,7 @@ static int mem_remove(struct cd_store *s, const char *id, size_t idlen)
         memmove(&m->order[i], &m->order[i + 1], (m->n - i - 1) * sizeof(*m->order));
         m->n--;
     }
+    cd_auth_free(r->auth);
     free(r);
     return CD_OK;
 }
@@ -104,8 +110,10 @@ static size_t mem_count(struct cd_store *s)
 static void mem_destroy(struct cd_store *s)
 {
     struct mem_store *m = (struct mem_store *)s;
-    for (size_t i = 0; i < m->n; i++)
+    for (size_t i = 0; i < m->n; i++) {
+        cd_auth_free(m->order[i]->auth);
         free(m->order[i]);
+    }
     free(m->order);
     cd_map_cleanup(&m->by_id);
     free(m);
@@ -121,13 +129,14 @@ static const struct cd_store_ops mem_ops = {
     .destroy = mem_destroy,
 };
 
-struct cd_store *cd_store_memory_new(size_t max_sessions)
+struct cd_store *cd_store_memory_new(size_t max_sessions, const struct cd_auth_limits *lim)
 {
     struct mem_store *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
     m->base.ops = &mem_ops;
     m->base.max_sessions = max_sessions;
+    m->base.limits = *lim;
     cd_map_init(&m->by_id);
     return &m->base;
 }

@@ -8,6 +8,8 @@
 #ifndef CD_STORE_STORE_H
 #define CD_STORE_STORE_H
 
+#include "collab/authority.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,11 +19,10 @@ struct cd_session {
     char id[37];
     char view_token[37]; /* read-only link secret (given once, at creation) */
     char language[CD_LANGUAGE_MAX];
-    uint64_t created_ms; /* wall clock */
-    uint64_t seq;        /* creation order, the pagination cursor */
-    uint64_t version;    /* accepted updates */
-    size_t doc_len;      /* UTF-16 units */
-    void *room;          /* live room on this instance (ws/ owns it), or NULL */
+    uint64_t created_ms;  /* wall clock */
+    uint64_t seq;         /* creation order, the pagination cursor */
+    struct cd_auth *auth; /* the document, its version and history (owned) */
+    void *room;           /* live room on this instance (ws/ owns it), or NULL */
 };
 
 struct cd_store;
@@ -44,10 +45,12 @@ struct cd_store_ops {
 struct cd_store {
     const struct cd_store_ops *ops;
     size_t max_sessions;
+    struct cd_auth_limits limits; /* for the authority of each new session */
 };
 
-/* A new memory store holding at most max_sessions sessions; NULL on ENOMEM. */
-struct cd_store *cd_store_memory_new(size_t max_sessions);
+/* A new memory store holding at most max_sessions sessions, whose documents and histories
+ * are bounded by lim; NULL on ENOMEM. */
+struct cd_store *cd_store_memory_new(size_t max_sessions, const struct cd_auth_limits *lim);
 /* Destroy any store; NULL is a no-op. */
 void cd_store_free(struct cd_store *s);
 

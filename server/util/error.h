@@ -23,7 +23,8 @@
     X(CD_EIO, -11, "io_error", "input/output error")                                               \
     X(CD_EUNAVAIL, -12, "unavailable", "service unavailable")                                      \
     X(CD_ESHUTDOWN, -13, "shutting_down", "server is shutting down")                               \
-    X(CD_EMISMATCH, -14, "length_mismatch", "change set length does not match the document")
+    X(CD_EMISMATCH, -14, "length_mismatch", "change set length does not match the document")       \
+    X(CD_ECONFLICT, -15, "stale", "push is based on an old version; pull and retry")
 
 enum cd_err {
 #define CD_ERR_ENUM(name, val, id, msg) name = val,

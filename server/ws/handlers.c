@@ -5,16 +5,19 @@
  * Must not block: everything here runs on the event loop.
  */
 #include "handlers.h"
+#include "collab.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "util/error.h"
 #include "util/text.h"
+#include "util/utf16.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #define CD_MAX_PROTOCOL_ERRORS 50
-#define CD_REF_MAX 64
+#define CD_REF_MAX             64
 
 typedef int (*handler_fn)(struct cd_conn *c, const cJSON *msg, const cJSON *ref);
 
@@ -36,7 +39,47 @@ static const struct {
     handler_fn fn;
 } handlers[] = {
     {"ping", on_ping},
+    {"push", cd_collab_on_push},
+    {"pull", cd_collab_on_pull},
+    {"cursor", cd_collab_on_cursor},
 };
+
+/* Token bucket: rate_limit tokens per second, at most rate_burst. Returns 1 if the message
+ * may be handled. Over the limit the message is dropped with an error (at most one a second);
+ * a client still over the limit after five seconds' worth of drops is closed (4003). */
+static int rate_ok(struct cd_conn *c)
+{
+    const struct cd_config *cfg = &c->srv->cfg;
+    uint64_t now = cd_mono_us();
+    if (!c->tokens_us) {
+        c->tokens = (double)cfg->rate_burst;
+        c->tokens_us = now;
+    }
+    c->tokens += (double)(now - c->tokens_us) * (double)cfg->rate_limit / 1e6;
+    if (c->tokens > (double)cfg->rate_burst)
+        c->tokens = (double)cfg->rate_burst;
+    c->tokens_us = now;
+    if (c->tokens >= 1.0) {
+        c->tokens -= 1.0;
+        c->limited = 0;
+        return 1;
+    }
+    c->limited++;
+    if (c->limited > (uint64_t)cfg->rate_limit * 5) {
+        cd_logf(CD_LOG_WARN, NULL, "closing %s (%s): rate limit exceeded for 5 s", c->conn_id,
+                c->ip);
+        cd_conn_close_after_flush(c, CD_CLOSE_RATE_LIMITED, "rate limit exceeded");
+        return 0;
+    }
+    uint64_t ms = now / 1000;
+    if (ms - c->limited_told_ms >= 1000) {
+        char m[128];
+        snprintf(m, sizeof(m), "over %ld messages per second: message dropped", cfg->rate_limit);
+        cd_conn_send_error(c, "rate_limited", m, NULL);
+        c->limited_told_ms = ms;
+    }
+    return 0;
+}
 
 static void protocol_error(struct cd_conn *c, const char *code, const char *message,
                            const cJSON *ref)
@@ -49,6 +92,13 @@ static void protocol_error(struct cd_conn *c, const char *code, const char *mess
 void cd_ws_handle_message(struct cd_conn *c, char *data, size_t len)
 {
     const char *end = NULL;
+    if (c->close_code || !rate_ok(c))
+        return;
+    /* lone surrogates (legal in JavaScript strings) become bytes cJSON carries verbatim */
+    if (cd_json_wtf8_prepass(data, &len)) {
+        protocol_error(c, "bad_json", "message is not valid JSON (raw control character)", NULL);
+        return;
+    }
     cJSON *msg = cJSON_ParseWithLengthOpts(data, len, &end, 0);
     if (!msg) {
         char m[96];

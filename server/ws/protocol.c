@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/origin.h"
+#include "collab.h"
 #include "handlers.h"
 #include "inflate.h"
 #include "room.h"
@@ -16,7 +17,9 @@
 #include "util/text.h"
 
 #include <libwebsockets.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t conn_seq;
@@ -145,18 +148,15 @@ static int on_established(struct cd_server *srv, struct cd_conn *c, struct lws *
     srv->n.ws_opened++;
     srv->n.ws_current++;
 
-    cJSON *sync = cJSON_CreateObject();
-    cJSON *sess = cJSON_AddObjectToObject(sync, "session");
-    cJSON_AddStringToObject(sess, "id", s->id);
-    cJSON_AddStringToObject(sess, "language", s->language);
-    cJSON_AddStringToObject(sync, "type", "sync");
-    cJSON_AddNumberToObject(sync, "version", (double)s->version);
-    cJSON_AddStringToObject(sync, "doc", "");
-    cJSON_AddItemToObject(sync, "users", cd_room_users_json(c->room));
-    cJSON_AddItemToObject(sync, "you", cd_conn_user_json(c));
-    int rc = cd_conn_send_json(c, sync);
-    cJSON_Delete(sync);
-    if (rc)
+    int64_t from = -1;
+    v = lws_get_urlarg_by_name(wsi, "version=", buf, sizeof(buf));
+    if (v && *v) {
+        char *end = NULL;
+        unsigned long long x = strtoull(v, &end, 10);
+        if (!*end && v[0] != '-')
+            from = (int64_t)(x > INT64_MAX ? -1 : (long long)x);
+    }
+    if (cd_collab_send_sync(c, s, from))
         return close_now(wsi, CD_CLOSE_GOING_AWAY, "out of memory");
     c->joined = 1;
 

@@ -222,6 +222,17 @@ cJSON *cd_conn_user_json(const struct cd_conn *c)
     cJSON_AddStringToObject(u, "userName", c->user_name);
     cJSON_AddStringToObject(u, "color", c->color);
     cJSON_AddBoolToObject(u, "readOnly", c->read_only);
+    if (c->ncursor) {
+        cJSON *cur = cJSON_AddObjectToObject(u, "cursor");
+        cJSON *a = cJSON_AddArrayToObject(cur, "ranges");
+        for (size_t i = 0; i < c->ncursor; i++) {
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddNumberToObject(r, "anchor", (double)c->cursor[i].anchor);
+            cJSON_AddNumberToObject(r, "head", (double)c->cursor[i].head);
+            cJSON_AddItemToArray(a, r);
+        }
+        cJSON_AddNumberToObject(cur, "main", (double)c->cursor_main);
+    }
     return u;
 }
 

@@ -34,6 +34,12 @@ struct lws;
 #define CD_USER_ID_MAX     64
 #define CD_USER_NAME_BYTES 256
 
+#define CD_CURSOR_RANGES_MAX 32
+
+struct cd_range {
+    size_t anchor, head;
+};
+
 struct cd_room;
 
 struct cd_conn {
@@ -59,6 +65,14 @@ struct cd_conn {
     int close_code;
     char close_reason[96];
     uint64_t errors; /* protocol errors so far */
+    /* presence: the last cursor, kept at the room's current version */
+    struct cd_range cursor[CD_CURSOR_RANGES_MAX];
+    size_t ncursor, cursor_main;
+    /* rate limit: token bucket */
+    double tokens;
+    uint64_t tokens_us;
+    uint64_t limited; /* messages dropped since the bucket last had tokens */
+    uint64_t limited_told_ms;
 };
 
 struct cd_room {

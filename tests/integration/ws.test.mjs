@@ -204,5 +204,11 @@ test('C8 permessage-deflate is negotiated when offered', async () => {
   assert.equal(sync.type, 'sync');
   a.send({ type: 'ping', ref: 'z' });
   assert.equal((await a.next('pong')).ref, 'z');
+  // A compressed message that inflates to several KiB: lws 4.1.6 on libuv stalls on these
+  // (server/ws/inflate.c); the answer must come at once, not after the next network event.
+  const t0 = Date.now();
+  a.send({ type: 'ping', ref: 'big', pad: 'abcdefgh'.repeat(480) });
+  assert.equal((await a.next('pong', 2000)).ref, 'big');
+  assert.ok(Date.now() - t0 < 500, `answered in ${Date.now() - t0} ms`);
   await a.close();
 });

@@ -1,0 +1,342 @@
+/*
+ * collab.c: push, pull, cursor and sync (see collab.h). Change sets travel as the JSON text
+ * the engine produced (cd_cs_to_json), spliced into messages built here, so an update is
+ * serialised once and its bytes are shared by every recipient. Strings from clients pass
+ * the lone-surrogate pre-pass before cJSON (handlers.c), so document text round-trips exactly.
+ * Invariant: a refused push changes nothing and is answered with an error naming the reason.
+ */
+#include "collab.h"
+#include "core/log.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/text.h"
+#include "util/utf16.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CD_PUSH_UPDATES_MAX 100
+#define CD_CLIENT_ID_MAX    64
+
+/* A JSON integer in [0, 2^53]; -1 otherwise. */
+static int64_t json_uint(const cJSON *v)
+{
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
+        v->valuedouble > 9007199254740992.0 || floor(v->valuedouble) != v->valuedouble)
+        return -1;
+    return (int64_t)v->valuedouble;
+}
+
+static struct cd_auth *auth_of(struct cd_conn *c)
+{
+    struct cd_room *r = c->room;
+    return r && r->session ? r->session->auth : NULL;
+}
+
+/* {"clientID":"...","changes":[...]} of history entry h. */
+static int append_update(struct cd_buf *b, const struct cd_hist *h)
+{
+    int rc = cd_buf_puts(b, "{\"clientID\":");
+    if (!rc)
+        rc = cd_utf16_json_append_wtf8(b, h->client_id, strlen(h->client_id));
+    if (!rc)
+        rc = cd_buf_puts(b, ",\"changes\":");
+    if (!rc)
+        rc = cd_buf_append(b, h->json, h->json_len);
+    if (!rc)
+        rc = cd_buf_puts(b, "}");
+    return rc;
+}
+
+static struct cd_msg *update_msg(uint64_t version_after, const struct cd_hist *h)
+{
+    struct cd_buf b;
+    cd_buf_init(&b, (size_t)1 << 31);
+    struct cd_msg *m = NULL;
+    if (!cd_buf_printf(&b, "{\"type\":\"update\",\"version\":%llu,\"clientID\":",
+                       (unsigned long long)version_after) &&
+        !cd_utf16_json_append_wtf8(&b, h->client_id, strlen(h->client_id)) &&
+        !cd_buf_puts(&b, ",\"changes\":") && !cd_buf_append(&b, h->json, h->json_len) &&
+        !cd_buf_puts(&b, "}"))
+        m = cd_msg_new(b.data, b.len);
+    cd_buf_cleanup(&b);
+    return m;
+}
+
+/* {"type":"updates","version":from,"updates":[...]} with every update after from. */
+static int send_updates(struct cd_conn *c, struct cd_auth *a, uint64_t from, const cJSON *ref)
+{
+    struct cd_buf b;
+    cd_buf_init(&b, (size_t)1 << 31);
+    int rc = cd_buf_printf(&b, "{\"type\":\"updates\",\"version\":%llu,\"updates\":[",
+                           (unsigned long long)from);
+    for (uint64_t v = from; !rc && v < cd_auth_version(a); v++) {
+        if (v > from)
+            rc = cd_buf_puts(&b, ",");
+        if (!rc)
+            rc = append_update(&b, cd_auth_entry(a, v));
+    }
+    if (!rc)
+        rc = cd_buf_puts(&b, "]");
+    if (!rc && ref) {
+        char *r = cJSON_PrintUnformatted(ref);
+        rc = r ? cd_buf_printf(&b, ",\"ref\":%s", r) : CD_ENOMEM;
+        free(r);
+    }
+    if (!rc)
+        rc = cd_buf_puts(&b, "}");
+    struct cd_msg *m = rc ? NULL : cd_msg_new(b.data, b.len);
+    cd_buf_cleanup(&b);
+    if (!m)
+        return CD_ENOMEM;
+    rc = cd_conn_send(c, m);
+    cd_msg_unref(m);
+    return rc;
+}
+
+int cd_collab_send_sync(struct cd_conn *c, struct cd_session *s, int64_t from)
+{
+    struct cd_auth *a = s->auth;
+    uint64_t v = cd_auth_version(a);
+    int resume = from >= 0 && (uint64_t)from >= cd_auth_oldest(a) && (uint64_t)from <= v;
+    int rc = CD_ENOMEM;
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return CD_ENOMEM;
+    cJSON *sess = cJSON_AddObjectToObject(o, "session");
+    cJSON_AddStringToObject(sess, "id", s->id);
+    cJSON_AddStringToObject(sess, "language", s->language);
+    cJSON_AddStringToObject(o, "type", "sync");
+    cJSON_AddNumberToObject(o, "version", (double)(resume ? (uint64_t)from : v));
+    cJSON_AddBoolToObject(o, "resumed", resume);
+    if (!resume) {
+        const struct cd_doc *d = cd_auth_doc(a);
+        uint16_t *text = NULL;
+        size_t n = 0;
+        struct cd_buf b;
+        cd_buf_init(&b, (size_t)1 << 31);
+        if (cd_doc_slice(d, 0, cd_doc_len(d), &text, &n) || cd_utf16_json_append(&b, text, n) ||
+            !cJSON_AddRawToObject(o, "doc", b.data)) {
+            free(text);
+            cd_buf_cleanup(&b);
+            goto out;
+        }
+        free(text);
+        cd_buf_cleanup(&b);
+    }
+    cJSON_AddItemToObject(o, "users", cd_room_users_json(c->room));
+    cJSON_AddItemToObject(o, "you", cd_conn_user_json(c));
+    rc = cd_conn_send_json(c, o);
+    if (!rc && resume && (uint64_t)from < v)
+        rc = send_updates(c, a, (uint64_t)from, NULL);
+out:
+    cJSON_Delete(o);
+    return rc;
+}
+
+/* Map every stored cursor of the room through the update that produced version v + 1. */
+static void map_cursors(struct cd_room *r, const struct cd_hist *h)
+{
+    for (struct cd_conn *c = r->head; c; c = c->next)
+        for (size_t i = 0; i < c->ncursor; i++) {
+            cd_cs_map_pos(h->changes, c->cursor[i].anchor, -1, CD_MAP_SIMPLE, &c->cursor[i].anchor);
+            cd_cs_map_pos(h->changes, c->cursor[i].head, -1, CD_MAP_SIMPLE, &c->cursor[i].head);
+        }
+}
+
+static const char *push_error_code(int rc)
+{
+    switch (rc) {
+    case CD_ERANGE:
+        return "bad_version";
+    case CD_ESTALE:
+        return "resync";
+    case CD_ECONFLICT:
+        return "stale";
+    case CD_EMISMATCH:
+        return "bad_changes";
+    case CD_ETOOBIG:
+        return "doc_too_large";
+    default:
+        return "internal";
+    }
+}
+
+int cd_collab_on_push(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
+{
+    struct cd_auth *a = auth_of(c);
+    char err[192];
+    if (!a) {
+        cd_conn_send_error(c, "session_not_found", "this session was deleted", ref);
+        return CD_ENOTFOUND;
+    }
+    if (c->read_only) {
+        cd_conn_send_error(c, "read_only", "this is a read-only (view) connection", ref);
+        return CD_EPERM;
+    }
+    int64_t base = json_uint(cJSON_GetObjectItemCaseSensitive(msg, "version"));
+    const cJSON *ups = cJSON_GetObjectItemCaseSensitive(msg, "updates");
+    if (base < 0) {
+        cd_conn_send_error(c, "bad_message", "push needs \"version\": a non-negative integer", ref);
+        return CD_EINVAL;
+    }
+    int n = cJSON_IsArray(ups) ? cJSON_GetArraySize(ups) : -1;
+    if (n < 1 || n > CD_PUSH_UPDATES_MAX) {
+        cd_conn_send_error(c, "bad_message", "push needs \"updates\": an array of 1 to 100 updates",
+                           ref);
+        return CD_EINVAL;
+    }
+    struct cd_update *u = calloc((size_t)n, sizeof(*u));
+    if (!u) {
+        cd_conn_send_error(c, "internal", "out of memory", ref);
+        return CD_ENOMEM;
+    }
+    int rc = CD_OK, i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, ups)
+    {
+        const cJSON *cid = cJSON_GetObjectItemCaseSensitive(it, "clientID");
+        const cJSON *ch = cJSON_GetObjectItemCaseSensitive(it, "changes");
+        size_t cl = cJSON_IsString(cid) ? strlen(cid->valuestring) : 0;
+        if (!cl || cl > CD_CLIENT_ID_MAX || !cd_utf8_valid(cid->valuestring, cl)) {
+            snprintf(err, sizeof(err), "update %d: clientID must be a string of 1-64 bytes", i);
+            rc = CD_EINVAL;
+            break;
+        }
+        char cserr[128];
+        u[i].client_id = strdup(cid->valuestring);
+        if (!u[i].client_id) {
+            rc = CD_ENOMEM;
+            break;
+        }
+        rc = cd_cs_from_json(ch, &u[i].changes, cserr, sizeof(cserr));
+        if (rc) {
+            snprintf(err, sizeof(err), "update %d: %s", i, ch ? cserr : "missing \"changes\"");
+            i++;
+            break;
+        }
+        i++;
+    }
+    if (rc) {
+        for (int k = 0; k < i; k++)
+            cd_update_cleanup(&u[k]);
+        free(u);
+        cd_conn_send_error(c, rc == CD_ENOMEM ? "internal" : "bad_changes",
+                           rc == CD_ENOMEM ? "out of memory" : err, ref);
+        return rc;
+    }
+    struct cd_auth_result res;
+    int reject = !strcmp(c->srv->cfg.collab_mode, "reject");
+    rc = cd_auth_push(a, (uint64_t)base, u, (size_t)n, reject, &res, err, sizeof(err));
+    free(u);
+    if (rc) {
+        cd_conn_send_error(c, push_error_code(rc), err, ref);
+        if (rc == CD_ENOMEM)
+            cd_logf(CD_LOG_ERROR, NULL, "push: out of memory in session %s", c->room->session->id);
+        return rc;
+    }
+    struct cd_room *r = c->room;
+    for (size_t k = 0; k < res.accepted; k++) {
+        const struct cd_hist *h = cd_auth_entry(a, res.first + k);
+        struct cd_msg *m = update_msg(res.first + k + 1, h);
+        map_cursors(r, h);
+        if (m)
+            cd_room_broadcast(r, m, NULL);
+        cd_msg_unref(m);
+    }
+    return CD_OK;
+}
+
+int cd_collab_on_pull(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
+{
+    struct cd_auth *a = auth_of(c);
+    if (!a) {
+        cd_conn_send_error(c, "session_not_found", "this session was deleted", ref);
+        return CD_ENOTFOUND;
+    }
+    int64_t v = json_uint(cJSON_GetObjectItemCaseSensitive(msg, "version"));
+    if (v < 0) {
+        cd_conn_send_error(c, "bad_message", "pull needs \"version\": a non-negative integer", ref);
+        return CD_EINVAL;
+    }
+    if ((uint64_t)v > cd_auth_version(a)) {
+        cd_conn_send_error(c, "bad_version", "that version is ahead of the server", ref);
+        return CD_ERANGE;
+    }
+    if ((uint64_t)v < cd_auth_oldest(a)) /* too old for the history: the whole document */
+        return cd_collab_send_sync(c, c->room->session, -1);
+    return send_updates(c, a, (uint64_t)v, ref);
+}
+
+static cJSON *ranges_json(const struct cd_conn *c)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < c->ncursor; i++) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "anchor", (double)c->cursor[i].anchor);
+        cJSON_AddNumberToObject(r, "head", (double)c->cursor[i].head);
+        cJSON_AddItemToArray(a, r);
+    }
+    return a;
+}
+
+int cd_collab_on_cursor(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
+{
+    struct cd_auth *a = auth_of(c);
+    if (!a)
+        return CD_ENOTFOUND;
+    const cJSON *ranges = cJSON_GetObjectItemCaseSensitive(msg, "ranges");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(msg, "version");
+    int64_t v = ver ? json_uint(ver) : (int64_t)cd_auth_version(a);
+    int64_t main_i = cJSON_GetObjectItemCaseSensitive(msg, "main")
+                         ? json_uint(cJSON_GetObjectItemCaseSensitive(msg, "main"))
+                         : 0;
+    int n = cJSON_IsArray(ranges) ? cJSON_GetArraySize(ranges) : -1;
+    if (n < 1 || n > CD_CURSOR_RANGES_MAX || v < 0 || main_i < 0 || main_i >= n) {
+        cd_conn_send_error(c, "bad_message",
+                           "cursor needs \"ranges\": 1 to 32 {anchor, head}, and a valid main",
+                           ref);
+        return CD_EINVAL;
+    }
+    struct cd_range tmp[CD_CURSOR_RANGES_MAX];
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, ranges)
+    {
+        int64_t an = json_uint(cJSON_GetObjectItemCaseSensitive(it, "anchor"));
+        int64_t hd = json_uint(cJSON_GetObjectItemCaseSensitive(it, "head"));
+        int rc = an < 0 || hd < 0 ? CD_EINVAL : CD_OK;
+        if (!rc)
+            rc = cd_auth_map_pos(a, (uint64_t)v, (size_t)an, -1, &tmp[i].anchor);
+        if (!rc)
+            rc = cd_auth_map_pos(a, (uint64_t)v, (size_t)hd, -1, &tmp[i].head);
+        if (rc) {
+            cd_conn_send_error(c, rc == CD_ESTALE ? "resync" : "bad_cursor",
+                               rc == CD_ESTALE ? "cursor version is older than the history"
+                                               : "cursor position outside the document",
+                               ref);
+            return rc;
+        }
+        i++;
+    }
+    memcpy(c->cursor, tmp, sizeof(tmp[0]) * (size_t)n);
+    c->ncursor = (size_t)n;
+    c->cursor_main = (size_t)main_i;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "cursor");
+    cJSON_AddStringToObject(o, "connId", c->conn_id);
+    cJSON_AddStringToObject(o, "userId", c->user_id);
+    cJSON_AddStringToObject(o, "userName", c->user_name);
+    cJSON_AddStringToObject(o, "color", c->color);
+    cJSON_AddNumberToObject(o, "version", (double)cd_auth_version(a));
+    cJSON_AddItemToObject(o, "ranges", ranges_json(c));
+    cJSON_AddNumberToObject(o, "main", (double)c->cursor_main);
+    struct cd_msg *m = cd_msg_from_json(o);
+    cJSON_Delete(o);
+    if (m)
+        cd_room_broadcast(c->room, m, c);
+    cd_msg_unref(m);
+    return CD_OK;
+}
