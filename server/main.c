@@ -31,6 +31,8 @@ struct app {
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t drain;
     uint64_t drain_deadline;
+    uint64_t tell_at; /* when the drain delay ends */
+    int told;         /* clients have been told */
     int exit_code;
 };
 
@@ -46,6 +48,14 @@ static void close_handles(struct app *a)
 static void on_drain_tick(uv_timer_t *t)
 {
     struct app *a = t->data;
+    if (!a->told) {
+        /* a balancer has had drain_delay_ms to see /health fail: now tell the clients */
+        if (cd_mono_ms() < a->tell_at)
+            return;
+        a->told = 1;
+        cd_ws_shutdown(&a->srv);
+        a->drain_deadline = cd_mono_ms() + (uint64_t)a->srv.cfg.shutdown_grace_ms;
+    }
     if (a->rooms.n && cd_mono_ms() < a->drain_deadline)
         return;
     if (a->rooms.n)
@@ -67,6 +77,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     if (a->srv.draining) {
         cd_logf(CD_LOG_WARN, NULL, "second signal: stopping now");
+        a->tell_at = 0;
         a->drain_deadline = 0;
         return;
     }
@@ -74,9 +85,8 @@ static void on_signal(uv_signal_t *h, int signum)
             signum == SIGINT ? "SIGINT" : "SIGTERM", a->rooms.n);
     a->srv.draining = 1;
     a->srv.ready = 0;
-    cd_ws_shutdown(&a->srv);
-    a->drain_deadline = cd_mono_ms() + (uint64_t)a->srv.cfg.shutdown_grace_ms;
-    uv_timer_start(&a->drain, on_drain_tick, 20, 20);
+    a->tell_at = cd_mono_ms() + (uint64_t)a->srv.cfg.drain_delay_ms;
+    uv_timer_start(&a->drain, on_drain_tick, 0, 20);
 }
 
 static void lws_log(int level, const char *line)

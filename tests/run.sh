@@ -13,6 +13,9 @@ stage "dependencies"
 deploy/install-deps.sh --test
 (cd tests && { [[ -d node_modules/ws ]] || npm ci --no-audit --no-fund --loglevel=error; })
 
+stage "protocol: every schema, example and OpenAPI document checked"
+(cd tests && node ../protocol/check.mjs)
+
 stage "style: clang-format and banned functions"
 mapfile -t csrc < <(git ls-files -co --exclude-standard 'server/*.c' 'server/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'tests/fuzz/*.c' 'bench/*.c' | sort -u)
 clang-format --dry-run -Werror "${csrc[@]}"
@@ -38,4 +41,14 @@ for variant in normal asan; do
   stage "integration tests ($variant)"
   (cd tests && COLLABD_BIN="$root/$dir/server/collabd" node --test --test-concurrency=1 integration/)
 done
+stage "fuzz targets (libFuzzer + ASan/UBSan, ${FUZZ_SECONDS:=30} s each, seed corpora)"
+CC=clang cmake -S . -B build-fuzz -DCOLLABD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_changeset fuzz_doc
+for target in changeset doc; do
+  scratch=$(mktemp -d)
+  cp tests/fuzz/corpus/"$target"/* "$scratch"/
+  ./build-fuzz/tests/fuzz/fuzz_"$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$scratch" 2>&1 | tail -n 1
+  rm -rf "$scratch"
+done
+
 stage "all tests passed"

@@ -22,7 +22,8 @@ struct cd_auth {
     struct cd_auth_limits lim;
 };
 
-static void say(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void say(char *err, size_t errlen, const char *fmt,
+                                                      ...)
 {
     if (!err || !errlen)
         return;

@@ -57,6 +57,7 @@ static const struct opt opts[] = {
     I(ping_interval, 1, 3600, "seconds between WebSocket pings"),
     I(idle_timeout, 2, 86400, "seconds of silence before a WebSocket is closed"),
     I(shutdown_grace_ms, 0, 600000, "milliseconds to drain on SIGTERM"),
+    I(drain_delay_ms, 0, 600000, "milliseconds /health reports draining before clients are told"),
     I(name_max, 1, 256, "longest user name, characters"),
     I(log_stderr, 0, 1, "1: also print log events to stderr"),
     I(history_max, 1, 10000000, "accepted updates kept per session for rebasing and catch-up"),

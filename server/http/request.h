@@ -59,9 +59,6 @@ int cd_http_error(struct cd_http_req *r, int status, const char *code, const cha
 /* Respond with raw bytes and a content type; extra_headers: "name: value\r\n"... or NULL. */
 int cd_http_send(struct cd_http_req *r, int status, const char *ctype, const char *extra_headers,
                  const void *body, size_t len);
-/* Write a complete small response right now (only for the upgrade refusal, where lws expects
- * the answer inside the callback). */
-int cd_http_send_now(struct lws *wsi, int status, const char *extra_headers, const char *json);
 /* Serve a file from disk (static files, docs); path must already be validated. */
 int cd_http_file(struct cd_http_req *r, const char *fs_path, const char *ctype,
                  const char *extra_headers);

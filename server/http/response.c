@@ -121,31 +121,6 @@ int cd_http_error(struct cd_http_req *r, int status, const char *code, const cha
     return cd_http_json(r, status, error_body(code, msg));
 }
 
-int cd_http_send_now(struct lws *wsi, int status, const char *extra_headers, const char *json)
-{
-    unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-    char num[32];
-    size_t blen = strlen(json);
-    snprintf(num, sizeof(num), "%zu", blen);
-    if (lws_add_http_header_status(wsi, (unsigned)status, &p, end) ||
-        add_header(wsi, "content-type:", "application/json", &p, end) ||
-        add_header(wsi, "content-length:", num, &p, end) ||
-        add_header(wsi, "cache-control:", "no-store", &p, end))
-        return -1;
-    size_t extra = extra_headers ? strlen(extra_headers) : 0;
-    if ((size_t)(end - p) < extra + blen + 8)
-        return -1;
-    if (extra) {
-        memcpy(p, extra_headers, extra);
-        p += extra;
-    }
-    if (lws_finalize_http_header(wsi, &p, end))
-        return -1;
-    memcpy(p, json, blen);
-    p += blen;
-    return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 0;
-}
-
 int cd_http_file(struct cd_http_req *r, const char *fs_path, const char *ctype,
                  const char *extra_headers)
 {

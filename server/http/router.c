@@ -350,31 +350,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (lws_http_transaction_completed(wsi))
             return -1;
         return 0;
-    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
-        struct cd_ws_refusal why;
-        if (!in || strcmp((const char *)in, "websocket") != 0) {
-            cd_http_send_now(wsi, 400, NULL,
-                             "{\"error\":{\"code\":\"bad_upgrade\",\"message\":\"only WebSocket "
-                             "upgrades are supported\"}}");
-            return 1;
-        }
-        if (!cd_ws_check_upgrade(srv, wsi, &why))
-            return 0;
-        srv->n.ws_rejected++;
-        srv->n.http_errors++;
-        cJSON *o = cJSON_CreateObject();
-        cJSON *e = cJSON_AddObjectToObject(o, "error");
-        cJSON_AddStringToObject(e, "code", why.code);
-        cJSON_AddStringToObject(e, "message", why.message);
-        char *s = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        cd_logf(CD_LOG_INFO, NULL, "ws upgrade refused: %d %s", why.status, why.code);
-        int rc = s ? cd_http_send_now(wsi, why.status,
-                                      why.status == 426 ? "sec-websocket-version: 13\r\n" : NULL, s)
-                   : -1;
-        free(s);
-        return rc < 0 ? -1 : 1;
-    }
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return cd_ws_confirm_upgrade(srv, wsi, in);
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (r) {

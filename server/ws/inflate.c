@@ -1,8 +1,8 @@
 /*
- * inflate.c: see inflate.h. Invariant: a connection is in the pending list iff its last
- * received chunk ended mid-message with no payload left in the frame; the idle handle runs
- * only while the list is non-empty, and stops as soon as lws reports no pending service
- * (so a client that sends a genuine fragmented message slowly costs no CPU meanwhile).
+ * inflate.c: see inflate.h. Invariant: the pending list holds each connection that received
+ * data since the last idle pass exactly once (c->rx_noted marks membership); the idle handle
+ * runs only while the list is non-empty and stops as soon as lws reports no pending service,
+ * so idle clients cost nothing.
  */
 #include "inflate.h"
 #include "util/error.h"
@@ -19,21 +19,30 @@ static size_t npending, apending;
 static void on_idle(uv_idle_t *h)
 {
     if (!npending || !server->lws || lws_service_adjust_timeout(server->lws, 1, 0) != 0) {
+        for (size_t i = 0; i < npending; i++)
+            pending[i]->rx_noted = 0;
+        npending = 0;
         uv_idle_stop(h);
         return;
     }
-    /* Servicing may close connections and change the list: work on a snapshot of fds. */
+    /* Service every candidate once; those that receive again are noted again meanwhile.
+     * Servicing may close connections, so work on a copy of their fds. */
     size_t n = npending;
-    int fds[32];
-    if (n > 32)
-        n = 32;
-    for (size_t i = 0; i < n; i++)
+    int small[64], *fds = n <= 64 ? small : malloc(n * sizeof(int));
+    if (!fds)
+        return;
+    for (size_t i = 0; i < n; i++) {
         fds[i] = (int)lws_get_socket_fd(pending[i]->wsi);
+        pending[i]->rx_noted = 0;
+    }
+    npending = 0;
     for (size_t i = 0; i < n; i++) {
         struct lws_pollfd pfd = {.fd = fds[i], .events = LWS_POLLIN, .revents = LWS_POLLIN};
         if (fds[i] >= 0)
             lws_service_fd(server->lws, &pfd);
     }
+    if (fds != small)
+        free(fds);
 }
 
 static void on_close(uv_handle_t *h)
@@ -65,6 +74,9 @@ void cd_inflate_cleanup(void)
 
 void cd_inflate_forget(struct cd_conn *c)
 {
+    if (!c->rx_noted)
+        return;
+    c->rx_noted = 0;
     for (size_t i = 0; i < npending; i++) {
         if (pending[i] == c) {
             pending[i] = pending[--npending];
@@ -73,10 +85,11 @@ void cd_inflate_forget(struct cd_conn *c)
     }
 }
 
-void cd_inflate_note(struct cd_conn *c, int mid_message)
+void cd_inflate_note(struct cd_conn *c)
 {
-    cd_inflate_forget(c);
-    if (!mid_message || !idle)
+    if (!idle)
+        return;
+    if (c->rx_noted)
         return;
     if (npending == apending) {
         size_t a = apending ? apending * 2 : 8;
@@ -87,5 +100,6 @@ void cd_inflate_note(struct cd_conn *c, int mid_message)
         apending = a;
     }
     pending[npending++] = c;
+    c->rx_noted = 1;
     uv_idle_start(idle, on_idle);
 }

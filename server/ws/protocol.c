@@ -109,6 +109,65 @@ int cd_ws_check_upgrade(struct cd_server *srv, struct lws *wsi, struct cd_ws_ref
     return CD_OK;
 }
 
+static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
+                      unsigned char *end)
+{
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                       (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+int cd_ws_http_answer(struct lws *wsi, int status, const char *extra_headers, const char *json)
+{
+    unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    char num[32];
+    size_t blen = strlen(json);
+    snprintf(num, sizeof(num), "%zu", blen);
+    if (lws_add_http_header_status(wsi, (unsigned)status, &p, end) ||
+        add_header(wsi, "content-type:", "application/json", &p, end) ||
+        add_header(wsi, "content-length:", num, &p, end) ||
+        add_header(wsi, "cache-control:", "no-store", &p, end))
+        return -1;
+    size_t extra = extra_headers ? strlen(extra_headers) : 0;
+    if ((size_t)(end - p) < extra + blen + 8)
+        return -1;
+    if (extra) {
+        memcpy(p, extra_headers, extra);
+        p += extra;
+    }
+    if (lws_finalize_http_header(wsi, &p, end))
+        return -1;
+    memcpy(p, json, blen);
+    p += blen;
+    return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 0;
+}
+
+int cd_ws_confirm_upgrade(struct cd_server *srv, struct lws *wsi, const void *in)
+{
+    struct cd_ws_refusal why;
+    if (!in || strcmp((const char *)in, "websocket") != 0) {
+        cd_ws_http_answer(wsi, 400, NULL,
+                          "{\"error\":{\"code\":\"bad_upgrade\",\"message\":\"only WebSocket "
+                          "upgrades are supported\"}}");
+        return 1;
+    }
+    if (!cd_ws_check_upgrade(srv, wsi, &why))
+        return 0;
+    srv->n.ws_rejected++;
+    srv->n.http_errors++;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "code", why.code);
+    cJSON_AddStringToObject(e, "message", why.message);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    cd_logf(CD_LOG_INFO, NULL, "ws upgrade refused: %d %s", why.status, why.code);
+    int rc = s ? cd_ws_http_answer(wsi, why.status,
+                                   why.status == 426 ? "sec-websocket-version: 13\r\n" : NULL, s)
+               : -1;
+    free(s);
+    return rc < 0 ? -1 : 1;
+}
+
 static int close_now(struct lws *wsi, int code, const char *reason)
 {
     lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
@@ -156,9 +215,9 @@ static int on_established(struct cd_server *srv, struct cd_conn *c, struct lws *
         if (!*end && v[0] != '-')
             from = (int64_t)(x > INT64_MAX ? -1 : (long long)x);
     }
+    c->joined = 1; /* the joiner is one of the users its sync lists */
     if (cd_collab_send_sync(c, s, from))
         return close_now(wsi, CD_CLOSE_GOING_AWAY, "out of memory");
-    c->joined = 1;
 
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "type", "user_joined");
@@ -179,28 +238,38 @@ static int on_established(struct cd_server *srv, struct cd_conn *c, struct lws *
     return 0;
 }
 
+/* Refuse the message being received: drop the rest of it and close with code once what is
+ * queued has gone. Returning -1 from RECEIVE is ignored by lws 4.1.6 on the
+ * permessage-deflate path (it keeps delivering inflated chunks), so we close ourselves. */
+static int refuse_message(struct cd_conn *c, int code, const char *reason)
+{
+    if (!c->rx_discard)
+        cd_logf(CD_LOG_WARN, NULL, "closing %s (%s): %s", c->conn_id, c->ip, reason);
+    c->rx_discard = 1;
+    cd_buf_cleanup(&c->rx);
+    cd_buf_init(&c->rx, (size_t)c->srv->cfg.max_message);
+    cd_conn_close_after_flush(c, code, reason);
+    return 0;
+}
+
 static int on_receive(struct cd_conn *c, struct lws *wsi, const void *in, size_t len)
 {
     if (!c->srv)
         return -1;
+    if (c->rx_discard || c->close_code)
+        return 0; /* closing: the rest of what the client sends is dropped */
     if (lws_frame_is_binary(wsi))
-        return close_now(wsi, CD_CLOSE_UNSUPPORTED, "binary messages are not supported");
-    if (lws_is_first_fragment(wsi)) {
+        return refuse_message(c, CD_CLOSE_UNSUPPORTED, "binary messages are not supported");
+    if (lws_is_first_fragment(wsi))
         cd_buf_reset(&c->rx);
-        c->rx_discard = 0;
-    }
     /* A frame that announces more than the cap is refused as it starts, not after. */
     size_t remaining = lws_remaining_packet_payload(wsi);
     if (remaining > (size_t)c->srv->cfg.max_message ||
         cd_buf_append(&c->rx, in, len) == CD_ETOOBIG ||
-        c->rx.len + remaining > (size_t)c->srv->cfg.max_message) {
-        cd_logf(CD_LOG_WARN, NULL, "closing %s: message over %ld bytes", c->conn_id,
-                c->srv->cfg.max_message);
-        return close_now(wsi, CD_CLOSE_TOO_BIG, "message too big");
-    }
-    int final = lws_is_final_fragment(wsi);
-    cd_inflate_note(c, !final && !remaining);
-    if (!final || remaining)
+        c->rx.len + remaining > (size_t)c->srv->cfg.max_message)
+        return refuse_message(c, CD_CLOSE_TOO_BIG, "message too big");
+    cd_inflate_note(c);
+    if (!lws_is_final_fragment(wsi) || remaining)
         return 0;
     c->srv->n.ws_msgs_in++;
     cd_ws_handle_message(c, c->rx.data, c->rx.len);
@@ -239,6 +308,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     struct cd_conn *c = user;
     struct cd_server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        /* lws asks the vhost's default protocol (this one), not "http" */
+        return cd_ws_confirm_upgrade(srv, wsi, in);
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(srv, c, wsi);
     case LWS_CALLBACK_RECEIVE:

@@ -187,7 +187,33 @@ int cd_conn_on_writable(struct cd_conn *c)
 {
     if (c->close_code == CD_CLOSE_SLOW_CONSUMER)
         return -1;
+    if (c->close_code && !c->qlen) {
+        /* lws 4.1.6 on libuv drops the close frame that lws_close_reason() + return -1 should
+         * send from a writable callback (the peer sees 1006), so write it ourselves and hang up
+         * at the next writable callback, once it is on the wire. */
+        if (c->close_sent)
+            return -1;
+        unsigned char frame[LWS_PRE + 125];
+        unsigned char *p = frame + LWS_PRE;
+        size_t rl = strlen(c->close_reason);
+        if (rl > 123)
+            rl = 123;
+        p[0] = (unsigned char)(c->close_code >> 8);
+        p[1] = (unsigned char)(c->close_code & 0xff);
+        memcpy(p + 2, c->close_reason, rl);
+        /* LWS_WRITE_CLOSE (4) is private in the 4.1 headers: between HTTP (3) and PING (5) */
+        if (lws_write(c->wsi, p, 2 + rl, (enum lws_write_protocol)(LWS_WRITE_PING - 1)) < 0)
+            return -1;
+        c->close_sent = 1;
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
     for (int i = 0; i < 64 && c->qlen; i++) {
+        /* lws accepts every write and keeps what the socket refused in a buffer of its own,
+         * without limit: write only while that buffer is empty, so the bytes a slow reader
+         * holds stay in our capped queue. */
+        if (lws_send_pipe_choked(c->wsi))
+            break;
         struct cd_msg *m = c->q[c->qhead];
         int n = lws_write(c->wsi, cd_msg_payload(m), m->len, LWS_WRITE_TEXT);
         if (n < (int)m->len)
@@ -197,18 +223,9 @@ int cd_conn_on_writable(struct cd_conn *c)
         c->qlen--;
         c->qbytes -= m->len;
         cd_msg_unref(m);
-        if (c->qlen && lws_send_pipe_choked(c->wsi))
-            break;
     }
-    if (c->qlen) {
+    if (c->qlen || c->close_code)
         lws_callback_on_writable(c->wsi);
-        return 0;
-    }
-    if (c->close_code) {
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
-        return -1;
-    }
     return 0;
 }
 

@@ -61,9 +61,11 @@ struct cd_conn {
     /* receive: fragments of the message being reassembled (capped at max_message) */
     struct cd_buf rx;
     int rx_discard; /* message over the cap: drop its remaining fragments */
+    int rx_noted;   /* in inflate.c's list of connections to service again */
     /* close after the queue drains */
     int close_code;
     char close_reason[96];
+    int close_sent;  /* our close frame is written; hang up at the next writable callback */
     uint64_t errors; /* protocol errors so far */
     /* presence: the last cursor, kept at the room's current version */
     struct cd_range cursor[CD_CURSOR_RANGES_MAX];

@@ -27,6 +27,12 @@ struct cd_ws_refusal {
 
 /* Decide whether the upgrade on wsi may proceed: 0 if yes, else CD_E* with *why filled. */
 int cd_ws_check_upgrade(struct cd_server *srv, struct lws *wsi, struct cd_ws_refusal *why);
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 to let the upgrade proceed; otherwise the refusal
+ * (status + JSON error) has been written and the callback's return value is returned. */
+int cd_ws_confirm_upgrade(struct cd_server *srv, struct lws *wsi, const void *in);
+/* Write a complete small JSON response now, from inside an lws callback (the upgrade refusal,
+ * where lws expects the answer before the callback returns). Returns 0 or -1. */
+int cd_ws_http_answer(struct lws *wsi, int status, const char *extra_headers, const char *json);
 /* Tell every client of the session (about to be removed) and close them with 4000. */
 void cd_ws_session_deleted(struct cd_server *srv, const char *id);
 /* Tell every client the server is going away and close them with 1001. */

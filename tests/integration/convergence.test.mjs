@@ -11,7 +11,8 @@ import { Editor, mulberry32 } from './lib/cmclient.mjs';
 const RUNS = Number(process.env.CONVERGENCE_RUNS || 50);
 const EDITORS = 8, EDITS = 200;
 let srv;
-before(async () => { srv = await startServer(['--rate-limit', '100000', '--rate-burst', '100000']); });
+// The history must cover the longest disconnect: edits arrive far faster than people type.
+before(async () => { srv = await startServer(['--rate-limit', '100000', '--rate-burst', '100000', '--history-max', '20000']); });
 after(async () => { await srv.stop(); });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

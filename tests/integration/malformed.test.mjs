@@ -9,7 +9,7 @@ import { rawWs, frame } from './lib/rawws.mjs';
 
 let srv, session, bystander;
 before(async () => {
-  srv = await startServer(['--max-body', '64k', '--max-message', '64k']);
+  srv = await startServer(['--max-body', '64k', '--max-message', '64k', '--rate-limit', '100000', '--rate-burst', '100000']);
   session = await createSession(srv);
   bystander = await Client.open(srv, session.id, '?userId=bystander');
   await bystander.next('sync');

@@ -25,23 +25,24 @@ test('SIGTERM: clients told and closed with 1001, exit 0', async () => {
   await srv.stop();
 });
 
-test('while draining: /health is 503 and new upgrades are refused, then exit at the deadline', async () => {
-  const srv = await startServer(['--shutdown-grace-ms', '1500']);
+test('while draining: /health is 503 and new upgrades are refused before clients are told', async () => {
+  const srv = await startServer(['--drain-delay-ms', '1000', '--shutdown-grace-ms', '1000']);
   const s = await createSession(srv);
-  const stuck = await Client.open(srv, s.id, '?userId=stuck');
-  await stuck.next('sync');
-  stuck.ws._socket.pause(); // never completes the close handshake
+  const c = await Client.open(srv, s.id, '?userId=c');
+  await c.next('sync');
+  const t0 = Date.now();
   srv.proc.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 300));
   const h = await api(srv, 'GET', '/health');
-  assert.equal(h.status, 503);
+  assert.equal(h.status, 503, 'readiness fails first');
   assert.equal(h.json.status, 'draining');
   await assert.rejects(Client.open(srv, s.id), (err) => err.status === 503 && /shutting_down/.test(err.body));
-  const t0 = Date.now();
+  assert.equal(c.messages.filter((m) => m.type === 'server_shutdown').length, 0, 'clients are told only after the delay');
+  await c.next('server_shutdown', 3000);
+  assert.ok(Date.now() - t0 >= 900);
+  assert.equal((await c.closed).code, 1001);
   const e = await srv.exited;
   assert.equal(e.code, 0, srv.stderr);
-  assert.ok(Date.now() - t0 < 3000);
-  stuck.ws._socket.destroy();
   await srv.stop();
 });
 
