@@ -27,7 +27,7 @@ struct cd_config {
     long ping_interval;  /* seconds between WebSocket pings */
     long idle_timeout;   /* seconds without any traffic (incl. pong) before a socket is reaped */
     long shutdown_grace_ms;
-    long drain_delay_ms; /* after SIGTERM: readiness fails this long before clients are told */
+    long drain_delay_ms;  /* after SIGTERM: readiness fails this long before clients are told */
     long name_max;        /* characters of a user name */
     long log_stderr;      /* 1: also print a human line per log event to stderr */
     long history_max;     /* accepted updates kept per room for rebasing and catch-up */

@@ -151,18 +151,13 @@ static void access_log(struct cd_http_req *r)
 
 static int preflight(struct cd_http_req *r)
 {
-    char acm[128] = "", h[512];
-    char buf[128];
+    static const char h[] = "access-control-allow-methods: GET, POST, DELETE, OPTIONS\r\n"
+                            "access-control-allow-headers: content-type, authorization, "
+                            "x-request-id\r\n"
+                            "access-control-max-age: 600\r\n";
     if (!r->origin[0] || !cd_origin_allowed(r->origin, r->host, r->srv->cfg.cors_origins))
         return cd_http_error(r, 403, "origin_not_allowed",
                              "cross-origin requests from this origin are not allowed");
-    if (lws_hdr_copy(r->wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AC_REQUEST_HEADERS) < 0)
-        buf[0] = '\0';
-    (void)acm;
-    snprintf(h, sizeof(h),
-             "access-control-allow-methods: GET, POST, DELETE, OPTIONS\r\n"
-             "access-control-allow-headers: content-type, authorization, x-request-id\r\n"
-             "access-control-max-age: 600\r\n");
     return cd_http_send(r, 204, NULL, h, NULL, 0);
 }
 
@@ -195,8 +190,9 @@ static int on_http(struct cd_server *srv, struct cd_http_req *r, struct lws *wsi
         snprintf(r->path, sizeof(r->path), "?");
         r->path_len = 1;
         r->close_after = 1;
-        return cd_http_error(r, n == -1 && r->method ? 414 : 405, "bad_request",
-                             n == -1 && r->method ? "request path too long" : "unsupported method");
+        if (n == -1 && r->method)
+            return cd_http_error(r, 414, "uri_too_long", "request path too long");
+        return cd_http_error(r, 405, "method_not_allowed", "unsupported method");
     }
     r->path_len = (size_t)n;
 
@@ -237,6 +233,8 @@ static int on_http(struct cd_server *srv, struct cd_http_req *r, struct lws *wsi
     int clen_n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH);
     int chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
     int expect = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_EXPECT) > 0;
+    if (clen_n <= 0 && !chunked)
+        return dispatch(r, rt); /* no Content-Length and no Transfer-Encoding: an empty body */
     if (clen_n <= 0 || chunked) {
         r->close_after = 1;
         return cd_http_error(

@@ -71,7 +71,7 @@ static int serve(struct cd_http_req *r, const char *root, const char *rel, const
 {
     char fs[2048], alt[2100], hdrs[512], enc[256];
     if (snprintf(fs, sizeof(fs), "%s%s", root, rel) >= (int)sizeof(fs))
-        return cd_http_error(r, 414, "bad_request", "path too long");
+        return cd_http_error(r, 414, "uri_too_long", "path too long");
     if (!is_file(fs))
         return cd_http_error(r, 404, "not_found", "no such file");
     const char *type = mime_of(fs);

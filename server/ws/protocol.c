@@ -53,7 +53,7 @@ static void refuse(struct cd_ws_refusal *why, int status, const char *code, cons
 
 int cd_ws_check_upgrade(struct cd_server *srv, struct lws *wsi, struct cd_ws_refusal *why)
 {
-    char path[256], buf[256], host[256];
+    char path[256], buf[512], host[256];
     int n = copy_path(wsi, path, sizeof(path));
     size_t idlen = 0;
     const char *id = n > 0 ? path_session(path, n, &idlen) : NULL;
