@@ -36,6 +36,7 @@ static const struct route routes[] = {
     {CD_GET | CD_HEAD, "/sessions", cd_sessions_list, 0},
     {CD_GET | CD_HEAD, "/sessions/{id}", cd_sessions_get, 0},
     {CD_DELETE, "/sessions/{id}", cd_sessions_delete, 0},
+    {CD_GET | CD_HEAD, "/sessions/{id}/document", cd_sessions_document, 0},
     {CD_GET | CD_HEAD, "/health", cd_health_get, 0},
     {CD_GET | CD_HEAD, "/api/health", cd_health_get, 0},
     {CD_GET | CD_HEAD, "/api/status", cd_health_get, 0},

@@ -12,6 +12,7 @@ int cd_sessions_create(struct cd_http_req *r);
 int cd_sessions_list(struct cd_http_req *r);
 int cd_sessions_get(struct cd_http_req *r);
 int cd_sessions_delete(struct cd_http_req *r);
+int cd_sessions_document(struct cd_http_req *r);
 int cd_health_get(struct cd_http_req *r);
 int cd_static_get(struct cd_http_req *r);
 int cd_docs_get(struct cd_http_req *r);

@@ -7,7 +7,9 @@
 #include "core/log.h"
 #include "routes.h"
 #include "store/store.h"
+#include "util/buf.h"
 #include "util/error.h"
+#include "util/utf16.h"
 #include "ws/room.h"
 #include "ws/ws.h"
 
@@ -55,9 +57,18 @@ int cd_sessions_create(struct cd_http_req *r)
 {
     const char *language = "python";
     cJSON *body = NULL;
+    const cJSON *content = NULL;
+    uint16_t *text = NULL;
+    size_t text_len = 0;
     int rc;
     if (r->body.len) {
-        body = cJSON_ParseWithLength(r->body.data, r->body.len);
+        /* lone surrogates in "content" are legal JavaScript text: keep them */
+        size_t len = r->body.len;
+        if (cd_json_wtf8_prepass(r->body.data, &len)) {
+            rc = cd_http_error(r, 400, "bad_json", "the body is not valid JSON");
+            goto out;
+        }
+        body = cJSON_ParseWithLength(r->body.data, len);
         if (!body) {
             rc = cd_http_error(r, 400, "bad_json", "the body is not valid JSON");
             goto out;
@@ -83,6 +94,24 @@ int cd_sessions_create(struct cd_http_req *r)
                 goto out;
             }
         }
+        content = cJSON_GetObjectItemCaseSensitive(body, "content");
+        if (content && !cJSON_IsNull(content) && !cJSON_IsString(content)) {
+            rc = cd_http_error(r, 400, "invalid_field", "\"content\" must be a string");
+            goto out;
+        }
+        if (content && cJSON_IsString(content)) {
+            const char *t = content->valuestring;
+            if (cd_utf16_from_wtf8(t, strlen(t), &text, &text_len)) {
+                rc = cd_http_error(r, 400, "invalid_field", "\"content\" is not valid text");
+                goto out;
+            }
+            if (text_len > (size_t)r->srv->cfg.max_doc) {
+                rc = cd_http_error(r, 413, "doc_too_large",
+                                   "\"content\" has %zu UTF-16 units, over the limit of %ld",
+                                   text_len, r->srv->cfg.max_doc);
+                goto out;
+            }
+        }
     }
     struct cd_session *s = NULL;
     int err = r->srv->store->ops->create(r->srv->store, language, &s);
@@ -96,6 +125,16 @@ int cd_sessions_create(struct cd_http_req *r)
         rc = cd_http_error(r, 503, "unavailable", "could not create a session: %s",
                            cd_strerror(err));
         goto out;
+    }
+    if (text) {
+        struct cd_auth *a = NULL;
+        if (cd_auth_new(&r->srv->store->limits, text, text_len, &a)) {
+            r->srv->store->ops->remove(r->srv->store, s->id, 36);
+            rc = cd_http_error(r, 503, "unavailable", "out of memory");
+            goto out;
+        }
+        cd_auth_free(s->auth);
+        s->auth = a;
     }
     r->srv->n.sessions_created++;
     cJSON *o = session_json(s, 1);
@@ -113,12 +152,13 @@ int cd_sessions_create(struct cd_http_req *r)
     cd_logf(CD_LOG_INFO, r->req_id, "session created %s (%s)", s->id, s->language);
     char loc[128];
     snprintf(loc, sizeof(loc), "location: /sessions/%s\r\n", s->id);
-    char *text = cJSON_PrintUnformatted(o);
+    char *json = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    rc = text ? cd_http_send(r, 201, "application/json", loc, text, strlen(text)) : -1;
-    free(text);
+    rc = json ? cd_http_send(r, 201, "application/json", loc, json, strlen(json)) : -1;
+    free(json);
 out:
     cJSON_Delete(body);
+    free(text);
     return rc;
 }
 
@@ -178,4 +218,32 @@ int cd_sessions_delete(struct cd_http_req *r)
     r->srv->n.sessions_deleted++;
     cd_logf(CD_LOG_INFO, r->req_id, "session deleted %s (%zu clients told)", r->param, clients);
     return cd_http_send(r, 204, NULL, NULL, NULL, 0);
+}
+
+int cd_sessions_document(struct cd_http_req *r)
+{
+    struct cd_session *s = find(r);
+    if (!s)
+        return cd_http_error(r, 404, "session_not_found", "no session with this id");
+    const struct cd_doc *d = cd_auth_doc(s->auth);
+    struct cd_buf b;
+    cd_buf_init(&b, (size_t)1 << 32);
+    /* Rope chunks may split a surrogate pair, so convert the whole text at once (only truly
+     * lone surrogates become U+FFFD). */
+    uint16_t *u = NULL;
+    size_t n = 0;
+    int rc = cd_doc_slice(d, 0, cd_doc_len(d), &u, &n);
+    if (!rc)
+        rc = cd_utf16_utf8_append(&b, u, n);
+    free(u);
+    if (rc) {
+        cd_buf_cleanup(&b);
+        return cd_http_error(r, 503, "unavailable", "out of memory");
+    }
+    char h[96];
+    snprintf(h, sizeof(h), "x-collabd-version: %llu\r\n",
+             (unsigned long long)cd_auth_version(s->auth));
+    rc = cd_http_send(r, 200, "text/plain; charset=utf-8", h, b.data ? b.data : "", b.len);
+    cd_buf_cleanup(&b);
+    return rc;
 }

@@ -220,3 +220,9 @@ test('reject mode: a stale push is refused with "stale"; the client pulls and re
     await Promise.all([a.close(), b.close()]);
   } finally { await s2.stop(); }
 });
+
+test('C6 a session created from text over --max-doc is refused with 413', async () => {
+  const r = await api(srv, 'POST', '/sessions', { body: { content: 'z'.repeat(2001) } });
+  assert.equal(r.status, 413);
+  assert.equal(r.json.error.code, 'doc_too_large');
+});

@@ -209,3 +209,20 @@ test('R5 /docs and /openapi.json are served', async () => {
   assert.match(d.headers.get('content-type'), /text\/html/);
   assert.doesNotMatch(d.text, /(src|href)\s*=\s*["']?(https?:)?\/\//i, 'no external resources');
 });
+
+test('R6 create a session from text and export its document', async () => {
+  const content = 'def f(x):\n    return x * 2  # 😀\n';
+  const r = await api(srv, 'POST', '/sessions', { body: { language: 'python', content } });
+  assert.equal(r.status, 201);
+  assert.equal(r.json.size, content.length);
+  const d = await api(srv, 'GET', `/sessions/${r.json.id}/document`);
+  assert.equal(d.status, 200);
+  assert.match(d.headers.get('content-type'), /^text\/plain; charset=utf-8/);
+  assert.equal(d.text, content);
+  assert.equal(d.headers.get('x-collabd-version'), '0');
+  let bad = await api(srv, 'POST', '/sessions', { body: { content: 42 } });
+  assert.equal(bad.status, 400);
+  bad = await api(srv, 'POST', '/sessions', { body: { content: 'x'.repeat(3000) } }); // over --max-body 2k
+  assert.equal(bad.status, 413);
+  assert.equal((await api(srv, 'GET', '/sessions/00000000-0000-4000-8000-000000000000/document')).status, 404);
+});
