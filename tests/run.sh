@@ -43,10 +43,12 @@ for variant in normal asan; do
 done
 stage "fuzz targets (libFuzzer + ASan/UBSan, ${FUZZ_SECONDS:=30} s each, seed corpora)"
 CC=clang cmake -S . -B build-fuzz -DCOLLABD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_changeset fuzz_doc
-for target in changeset doc; do
+cmake --build build-fuzz -j"$jobs" --target fuzz_changeset fuzz_doc fuzz_ws_message
+for target in changeset doc ws_message; do
   scratch=$(mktemp -d)
-  cp tests/fuzz/corpus/"$target"/* "$scratch"/
+  seeds=tests/fuzz/corpus/"$target"
+  [[ $target == ws_message ]] && seeds=protocol/examples/client # the protocol's own examples
+  cp "$seeds"/* "$scratch"/
   ./build-fuzz/tests/fuzz/fuzz_"$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$scratch" 2>&1 | tail -n 1
   rm -rf "$scratch"
 done
