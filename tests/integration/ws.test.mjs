@@ -214,3 +214,22 @@ test('C8 permessage-deflate is negotiated when offered', async () => {
   assert.ok(Date.now() - t0 < 500, `answered in ${Date.now() - t0} ms`);
   await a.close();
 });
+
+test('C8 a client that stops answering pings is reaped after the idle timeout', async () => {
+  const s2 = await startServer(['--ping-interval', '1', '--idle-timeout', '2']);
+  try {
+    const s = await createSession(s2);
+    const dead = await rawWs(s2, `/ws/${s.id}?userId=dead`);
+    dead.sock.pause(); // reads nothing, so it never answers a ping
+    const live = await Client.open(s2, s.id, '?userId=live'); // ws answers pings itself
+    await live.next('sync');
+    const t0 = Date.now();
+    const left = await live.next('user_left', 8000);
+    assert.equal(left.userId, 'dead');
+    assert.ok(Date.now() - t0 < 6000, `reaped in ${Date.now() - t0} ms`);
+    live.send({ type: 'ping' });
+    await live.next('pong'); // the answering client stays
+    dead.sock.destroy();
+    await live.close();
+  } finally { await s2.stop(); }
+});
