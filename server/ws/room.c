@@ -8,6 +8,7 @@
  * message per callback caps a large room far below what the kernel can take.
  */
 #include "room.h"
+#include "inflate.h"
 #include "core/log.h"
 #include "util/error.h"
 
@@ -205,10 +206,10 @@ int cd_conn_on_writable(struct cd_conn *c)
         if (lws_write(c->wsi, p, 2 + rl, (enum lws_write_protocol)(LWS_WRITE_PING - 1)) < 0)
             return -1;
         c->close_sent = 1;
-        lws_callback_on_writable(c->wsi);
+        cd_inflate_rearm(c);
         return 0;
     }
-    for (int i = 0; i < 64 && c->qlen; i++) {
+    for (int i = 0; i < 1024 && c->qlen; i++) {
         /* lws accepts every write and keeps what the socket refused in a buffer of its own,
          * without limit: write only while that buffer is empty, so the bytes a slow reader
          * holds stay in our capped queue. */
@@ -225,7 +226,7 @@ int cd_conn_on_writable(struct cd_conn *c)
         cd_msg_unref(m);
     }
     if (c->qlen || c->close_code)
-        lws_callback_on_writable(c->wsi);
+        cd_inflate_rearm(c);
     return 0;
 }
 

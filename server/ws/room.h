@@ -60,8 +60,9 @@ struct cd_conn {
     size_t qhead, qlen, qalloc, qbytes;
     /* receive: fragments of the message being reassembled (capped at max_message) */
     struct cd_buf rx;
-    int rx_discard; /* message over the cap: drop its remaining fragments */
-    int rx_noted;   /* in inflate.c's list of connections to service again */
+    int rx_discard;  /* message over the cap: drop its remaining fragments */
+    int rx_noted;    /* in inflate.c's list of connections to service again */
+    int rearm_noted; /* in inflate.c's list of connections wanting a writable callback */
     /* close after the queue drains */
     int close_code;
     char close_reason[96];

@@ -9,10 +9,12 @@ import { startServer, createSession, Client, api } from './lib/server.mjs';
 import { Editor, mulberry32 } from './lib/cmclient.mjs';
 
 const RUNS = Number(process.env.CONVERGENCE_RUNS || 50);
+// Milliseconds of typing pause per edit (0: as fast as the loop goes, about 5,000 edits/s).
+const PACE = Number(process.env.CONVERGENCE_PACE_MS || 0);
 const EDITORS = 8, EDITS = 200;
 let srv;
 // The history must cover the longest disconnect: edits arrive far faster than people type.
-before(async () => { srv = await startServer(['--rate-limit', '100000', '--rate-burst', '100000', '--history-max', '20000']); });
+before(async () => { srv = await startServer(['--rate-limit', '100000', '--rate-burst', '100000', '--history-max', '20000', ...(process.env.CONV_DEBUG ? ['--log-level', 'debug', '--log-dir', '/tmp/convlog'] : [])]); });
 after(async () => { await srv.stop(); });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -40,7 +42,7 @@ async function run(seed) {
       e.disconnect();
       setTimeout(() => e.connect().catch((err) => e.errors.push(String(err))), 20 + Math.floor(rng() * 80));
     }
-    if (r > 0.9) await sleep(1);
+    if (PACE ? rng() < 0.5 : r > 0.9) await sleep(PACE || 1);
   }
   // settle: everyone online, nothing pending, everyone at the server's version
   const deadline = Date.now() + 30000;
@@ -56,7 +58,8 @@ async function run(seed) {
   const errors = eds.flatMap((e) => e.errors.map((x) => `${e.clientID}: ${x}`));
   assert.deepEqual(errors, [], `seed ${seed}: protocol errors`);
   const final = await serverDoc(s.id);
-  assert.equal(final.version, EDITORS * EDITS, `seed ${seed}: every edit accepted exactly once`);
+  const state = eds.map((e) => `${e.clientID}: online=${e.online} inFlight=${e.inFlight} pending=${e.pending()} synced=${e.synced()} edits=${e.edits}`).join('\n');
+  assert.equal(final.version, EDITORS * EDITS, `seed ${seed}: every edit accepted exactly once\n${state}`);
   for (const e of eds) {
     assert.equal(e.synced(), final.version, `seed ${seed}: ${e.clientID} is at the server's version`);
     assert.equal(e.text(), final.doc, `seed ${seed}: ${e.clientID} converged`);

@@ -41,7 +41,7 @@ export class Editor {
         const due = Date.now() + this.delay(); // latency per message, not cumulative; order kept
         this.inTail = this.inTail.then(() => wait(due)).then(() => {
           if (ws === this.ws) this.handle(msg, resolve);
-        });
+        }).catch((err) => { this.errors.push(`exception handling ${msg.type} v${msg.version}: ${err.message}`); });
       });
       ws.on('error', (err) => { this.connecting = null; reject(err); });
       ws.on('close', (code) => { if (ws === this.ws) { this.online = false; this.inFlight = false; if (!this.closedByUs) this.errors.push(`closed ${code}`); } });
