@@ -77,18 +77,6 @@ static void print_stats(const char *what, struct stats s, size_t n)
            s.median, s.p99, s.mean, s.max, n);
 }
 
-struct copy_ctx {
-    uint16_t *p;
-};
-
-static int copy_chunk(void *ctx, const uint16_t *u, size_t n)
-{
-    struct copy_ctx *c = ctx;
-    memcpy(c->p, u, n * sizeof *u);
-    c->p += n;
-    return 0;
-}
-
 static uint16_t random_unit(void)
 {
     return rnd() % 40 == 0 ? '\n' : (uint16_t)('a' + rnd() % 26);
@@ -106,17 +94,18 @@ int main(int argc, char **argv)
     size_t flat_ops = argc > 2 ? strtoul(argv[2], NULL, 10) : ops;
     size_t cap = DOC_UNITS + ops + 8192, len = DOC_UNITS, line_left = 0;
     uint16_t *text = malloc(cap * sizeof *text), *flat = malloc(cap * sizeof *flat);
-    uint16_t *out = malloc(cap * sizeof *out), *paste = malloc(4096 * sizeof *paste);
+    uint16_t *paste = malloc(4096 * sizeof *paste);
     struct op *seq = malloc((ops ? ops : 1) * sizeof *seq);
     uint64_t *ns = malloc((ops ? ops : 1) * sizeof *ns), t0, build_ns = UINT64_MAX, ser_ns;
     struct cd_doc *d = NULL;
-    struct copy_ctx cc;
+    uint16_t *copy = NULL;
+    size_t copy_len = 0;
     struct stats rope, arr;
     int rc;
 
     if (flat_ops > ops)
         flat_ops = ops;
-    if (!text || !flat || !out || !paste || !seq || !ns)
+    if (!text || !flat || !paste || !seq || !ns)
         die("malloc", -1);
     for (size_t i = 0; i < DOC_UNITS; i++) {
         if (line_left == 0)
@@ -147,17 +136,17 @@ int main(int argc, char **argv)
     printf("document: %u UTF-16 units, %zu lines, height %zu, %zu bytes of heap (%.2f B/unit)\n",
            DOC_UNITS, cd_doc_lines(d), cd_doc_height(d), cd_doc_mem(d),
            (double)cd_doc_mem(d) / DOC_UNITS);
-    cc.p = out;
     t0 = now_ns();
-    rc = cd_doc_foreach(d, 0, cd_doc_len(d), copy_chunk, &cc);
+    rc = cd_doc_slice(d, 0, cd_doc_len(d), &copy, &copy_len);
     ser_ns = now_ns() - t0;
-    if (rc || memcmp(out, text, DOC_UNITS * sizeof *out) != 0)
+    if (rc || copy_len != DOC_UNITS || memcmp(copy, text, DOC_UNITS * sizeof *copy) != 0)
         die("serialise", rc);
+    free(copy);
     t0 = now_ns();
     memcpy(flat, text, DOC_UNITS * sizeof *flat);
     t0 = now_ns() - t0;
     printf("build (cd_doc_new_from, best of 3)  %8.2f ms\n", (double)build_ns / 1e6);
-    printf("serialise (cd_doc_foreach + copy)   %8.2f ms   (flat memcpy peer %.2f ms)\n",
+    printf("serialise (cd_doc_slice)            %8.2f ms   (flat memcpy peer %.2f ms)\n",
            (double)ser_ns / 1e6, (double)t0 / 1e6);
 
     for (size_t i = 0; i < 1000; i++) /* clock cost, included in every figure below */
@@ -199,10 +188,10 @@ int main(int argc, char **argv)
         printf("ratio flat/rope                    median %9.0fx p99 %8.0fx mean %8.0fx\n",
                arr.median / rope.median, arr.p99 / rope.p99, arr.mean / rope.mean);
     if (flat_ops == ops) {
-        cc.p = out;
-        if (cd_doc_len(d) != len || cd_doc_foreach(d, 0, len, copy_chunk, &cc) != 0 ||
-            memcmp(out, flat, len * sizeof *out) != 0)
+        if (cd_doc_len(d) != len || cd_doc_slice(d, 0, len, &copy, &copy_len) != 0 ||
+            memcmp(copy, flat, len * sizeof *copy) != 0)
             die("rope and flat array differ", -1);
+        free(copy);
         printf("content check: rope == flat array (%zu units), cd_doc_check %d\n", len,
                cd_doc_check(d));
     }
@@ -239,7 +228,6 @@ int main(int argc, char **argv)
     cd_doc_free(d);
     free(text);
     free(flat);
-    free(out);
     free(paste);
     free(seq);
     free(ns);
