@@ -43,10 +43,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RING 64
+#define RING                  64
 #define MAX_INFLIGHT_CONNECTS 128
-#define CONNECT_PHASE_S 120.0
-#define DRAIN_S 3.0
+#define CONNECT_PHASE_S       120.0
+#define DRAIN_S               3.0
 
 /* ---------- clock ---------- */
 static uint64_t now_ns(void)
@@ -57,7 +57,7 @@ static uint64_t now_ns(void)
 }
 
 /* ---------- latency histogram: 1 us buckets to 200 ms, then 1 ms buckets to 60 s ---------- */
-#define H_FINE 200000u
+#define H_FINE   200000u
 #define H_COARSE 60000u
 struct hist {
     uint32_t fine[H_FINE];
@@ -245,7 +245,8 @@ static int create_session(const char *body, size_t blen, char *id, size_t idsz)
         resp[got] = 0;
         char *hend = strstr(resp, "\r\n\r\n");
         char *cl = strcasestr(resp, "content-length:");
-        if (hend && cl && cl < hend && got >= (size_t)(hend + 4 - resp) + strtoul(cl + 15, NULL, 10))
+        if (hend && cl && cl < hend &&
+            got >= (size_t)(hend + 4 - resp) + strtoul(cl + 15, NULL, 10))
             break;
     }
     close(fd);
@@ -329,7 +330,8 @@ static void push(struct editor *e)
 {
     long len = e->base_len + (e->version - e->base_ver);
     uint32_t seq = ++e->seq;
-    long pos = (long)(((uint64_t)seq * 2654435761u + (uint64_t)e->idx * 40503u) % (uint64_t)(len + 1));
+    long pos =
+        (long)(((uint64_t)seq * 2654435761u + (uint64_t)e->idx * 40503u) % (uint64_t)(len + 1));
     char ch[64];
     if (len == 0)
         snprintf(ch, sizeof ch, "[[0,\"x\"]]");
@@ -631,8 +633,9 @@ static void on_tick(uv_timer_t *t)
 
 static void jstr_pct(FILE *f, const char *name, const struct hist *h)
 {
-    fprintf(f, "\"%s\":{\"n\":%" PRIu64 ",\"p50\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max_over_60s\":%" PRIu64
-               ",\"mean\":%.0f}",
+    fprintf(f,
+            "\"%s\":{\"n\":%" PRIu64
+            ",\"p50\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max_over_60s\":%" PRIu64 ",\"mean\":%.0f}",
             name, h->n, hist_pct(h, 0.5), hist_pct(h, 0.99), hist_pct(h, 0.999), h->over,
             h->n ? h->sum / (double)h->n : -1.0);
 }
@@ -683,15 +686,16 @@ static void finish(void)
     int lost = 0;
     for (int i = 0; i < G.n_ed; i++)
         lost += G.ed[i].inflight;
-    fprintf(o,
-            "RESULT {\"mode\":\"load\",\"rooms\":%d,\"editors\":%d,\"connections\":%d,\"synced\":%d,"
-            "\"connect_errors\":%d,\"closed_early\":%d,\"target_rate\":%.0f,\"seconds\":%.3f,"
-            "\"pushes\":%" PRIu64 ",\"pushes_per_s\":%.1f,\"skipped\":%" PRIu64
-            ",\"deliveries\":%" PRIu64 ",\"deliveries_per_s\":%.1f,\"gaps\":%" PRIu64
-            ",\"unmatched\":%" PRIu64 ",\"lost\":%d,\"errors\":%" PRIu64 ",\"error_codes\":{",
-            G.rooms, G.editors, G.n_ed, G.synced, G.connect_errors, G.closed_early, G.rate, wall,
-            G.pushes, (double)G.pushes / wall, G.skipped, G.deliveries,
-            (double)G.deliveries_in_window / wall, G.gaps, G.unmatched, lost, G.errors);
+    fprintf(
+        o,
+        "RESULT {\"mode\":\"load\",\"rooms\":%d,\"editors\":%d,\"connections\":%d,\"synced\":%d,"
+        "\"connect_errors\":%d,\"closed_early\":%d,\"target_rate\":%.0f,\"seconds\":%.3f,"
+        "\"pushes\":%" PRIu64 ",\"pushes_per_s\":%.1f,\"skipped\":%" PRIu64
+        ",\"deliveries\":%" PRIu64 ",\"deliveries_per_s\":%.1f,\"gaps\":%" PRIu64
+        ",\"unmatched\":%" PRIu64 ",\"lost\":%d,\"errors\":%" PRIu64 ",\"error_codes\":{",
+        G.rooms, G.editors, G.n_ed, G.synced, G.connect_errors, G.closed_early, G.rate, wall,
+        G.pushes, (double)G.pushes / wall, G.skipped, G.deliveries,
+        (double)G.deliveries_in_window / wall, G.gaps, G.unmatched, lost, G.errors);
     for (int i = 0, first = 1; i < 8 && G.err_codes[i][0]; i++, first = 0)
         fprintf(o, "%s\"%s\":%" PRIu64, first ? "" : ",", G.err_codes[i], G.err_counts[i]);
     fprintf(o, "},");
