@@ -214,7 +214,7 @@ const crashes = results.crashes.length ? results.crashes.map((c) => `- ${c.kind}
 const out = `# collabd benchmark results
 
 Written by \`bench/collab_bench.sh\`${quick ? ' (--quick)' : ''} on ${new Date().toISOString()}.
-Read the ratios, not the absolute figures: see bench/README.md (gVisor sandbox, expensive syscalls).
+Read the ratios, not the absolute figures: see bench/README.md (a 2-vCPU VM, expensive syscalls).
 
 - machine: ${os.cpus().length} CPUs reported by node, nproc ${sh('nproc', [])}, ${cpuModel}, ${Math.round(os.totalmem() / 2 ** 30)} GiB
 - versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}
