@@ -296,6 +296,8 @@ static int on_writable(struct cd_http_req *r)
     size_t left = r->out.len - r->out_off;
     size_t n = left > CD_HTTP_CHUNK ? CD_HTTP_CHUNK : left;
     int final = n == left;
+    if (final)
+        access_log(r); /* before the last bytes leave: a client that got them finds the line */
     if (lws_write(r->wsi, (unsigned char *)r->out.data + r->out_off, n,
                   final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
         return -1;
@@ -305,7 +307,6 @@ static int on_writable(struct cd_http_req *r)
         return 0;
     }
     r->writing = 0;
-    access_log(r);
     cd_buf_cleanup(&r->out);
     if (r->close_after) {
         r->close_pending = 1; /* let lws flush what it buffered, then close */

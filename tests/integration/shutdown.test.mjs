@@ -54,10 +54,14 @@ test('SIGHUP reopens the log file (rotation)', async () => {
   const log = join(srv.logDir, 'server.log');
   renameSync(log, log + '.1');
   srv.proc.kill('SIGHUP');
-  await new Promise((r) => setTimeout(r, 300));
-  await api(srv, 'GET', '/api/status');
+  // the reopen is asynchronous: poll until a request made after it lands in the new file
+  let lines = [];
+  for (let i = 0; i < 50 && !lines.some((l) => l.msg === 'http' && l.path === '/api/status'); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    await api(srv, 'GET', '/api/status');
+    lines = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  }
   assert.ok(existsSync(log), 'a new server.log was opened');
-  const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.ok(lines.some((l) => l.msg === 'http' && l.path === '/api/status' && l.req), 'JSON lines with request ids');
   assert.ok(readFileSync(log + '.1', 'utf8').includes('"/health"'), 'the old file kept what was written before');
   await srv.stop();
