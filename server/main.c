@@ -15,6 +15,7 @@
 #include "http/http.h"
 #include "store/store.h"
 #include "ws/inflate.h"
+#include "ws/writer.h"
 #include "ws/room.h"
 #include "ws/ws.h"
 
@@ -64,6 +65,7 @@ static void on_drain_tick(uv_timer_t *t)
     uv_timer_stop(t);
     lws_context_destroy(a->srv.lws); /* inside the loop, as lws wants for foreign loops */
     cd_inflate_cleanup();
+    cd_writer_cleanup();
     close_handles(a);
 }
 
@@ -172,8 +174,12 @@ int main(int argc, char **argv)
     srv->vhost = lws_get_vhost_by_name(srv->lws, "collabd");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : (int)srv->cfg.port;
 
-    if (cd_inflate_init(srv)) {
+    if (cd_inflate_init(srv) || cd_writer_init(srv)) {
         fprintf(stderr, "collabd: out of memory\n");
+        cd_inflate_cleanup();
+        cd_writer_cleanup();
+        lws_context_destroy(srv->lws);
+        srv->lws = NULL;
         goto fail_store;
     }
     uv_signal_init(&a.loop, &a.sigint);

@@ -5,6 +5,7 @@
  * so idle clients cost nothing.
  */
 #include "inflate.h"
+#include "writer.h"
 #include "util/error.h"
 
 #include <libwebsockets.h>
@@ -16,8 +17,6 @@ static uv_timer_t *tick;
 static struct cd_server *server;
 static struct cd_conn **pending;
 static size_t npending, apending;
-static struct cd_conn **rearm; /* want a writable callback, asked from outside one */
-static size_t nrearm, arearm;
 
 /* Service the sockets of conns[0..n) once (servicing may close connections: fds first). */
 static void service(struct cd_conn **conns, size_t n, int clear_marks)
@@ -43,13 +42,6 @@ static void service(struct cd_conn **conns, size_t n, int clear_marks)
 
 static void on_idle(uv_idle_t *h)
 {
-    /* lws asked from here (not from inside a writable callback) answers at once */
-    size_t nr = nrearm;
-    nrearm = 0;
-    for (size_t i = 0; i < nr; i++) {
-        rearm[i]->rearm_noted = 0;
-        lws_callback_on_writable(rearm[i]->wsi);
-    }
     if (!npending || !server->lws || lws_service_adjust_timeout(server->lws, 1, 0) != 0) {
         for (size_t i = 0; i < npending; i++)
             pending[i]->rx_noted = 0;
@@ -72,10 +64,10 @@ static void on_tick(uv_timer_t *t)
     /* When lws finishes flushing a partial write it asks for a writable callback from inside its
      * POLLOUT handler and then drops that request on its way out (output.c + service.c, 4.1.6):
      * our callback never comes and the queue waits for unrelated traffic (seen: an editor stuck
-     * eight updates behind, forever). Ask again for every connection that still has output. */
+     * eight updates behind, forever). Flush again every connection that still has output. */
     for (struct cd_conn *c = server->rooms->all; c; c = c->all_next)
         if (c->qlen || (c->close_code && c->close_code != CD_CLOSE_SLOW_CONSUMER))
-            lws_callback_on_writable(c->wsi);
+            cd_writer_kick(c);
     if (lws_service_adjust_timeout(server->lws, 1, 0) != 0)
         return;
     size_t n = 0;
@@ -138,34 +130,10 @@ void cd_inflate_cleanup(void)
     free(pending);
     pending = NULL;
     npending = apending = 0;
-    free(rearm);
-    rearm = NULL;
-    nrearm = arearm = 0;
-}
-
-void cd_inflate_rearm(struct cd_conn *c)
-{
-    if (c->rearm_noted)
-        return;
-    if (!idle || (nrearm == arearm && !grow((void **)&rearm, &arearm))) {
-        lws_callback_on_writable(c->wsi); /* better late than never */
-        return;
-    }
-    rearm[nrearm++] = c;
-    c->rearm_noted = 1;
-    uv_idle_start(idle, on_idle);
 }
 
 void cd_inflate_forget(struct cd_conn *c)
 {
-    if (c->rearm_noted) {
-        c->rearm_noted = 0;
-        for (size_t i = 0; i < nrearm; i++)
-            if (rearm[i] == c) {
-                rearm[i] = rearm[--nrearm];
-                break;
-            }
-    }
     if (!c->rx_noted)
         return;
     c->rx_noted = 0;

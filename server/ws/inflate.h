@@ -20,10 +20,6 @@ int cd_inflate_init(struct cd_server *srv);
 void cd_inflate_cleanup(void);
 /* Note that c just received data (lws may hold more of it than it delivered). */
 void cd_inflate_note(struct cd_conn *c);
-/* Ask for a writable callback on c from outside the current one: called from inside a writable
- * callback, lws 4.1.6 on libuv answers only about two seconds later (seen: a client with a
- * backlog got 64 messages every 2 s). */
-void cd_inflate_rearm(struct cd_conn *c);
 /* Forget c (it is closing). */
 void cd_inflate_forget(struct cd_conn *c);
 

@@ -13,6 +13,7 @@
 #include "handlers.h"
 #include "inflate.h"
 #include "room.h"
+#include "writer.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -297,6 +298,7 @@ static void on_closed(struct cd_conn *c)
     if (c->room)
         c->srv->n.ws_current--;
     cd_inflate_forget(c);
+    cd_writer_forget(c);
     cd_logf(CD_LOG_INFO, NULL, "ws close %s", c->conn_id);
     cd_room_leave(c);
     c->srv = NULL;
@@ -316,7 +318,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_RECEIVE:
         return on_receive(c, wsi, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return c->srv ? cd_conn_on_writable(c) : -1;
+        return c->srv ? cd_writer_on_writable(c) : -1;
     case LWS_CALLBACK_CLOSED:
         on_closed(c);
         return 0;

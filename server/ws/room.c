@@ -3,12 +3,10 @@
  * Invariants: a connection is in at most one room and, when joined, in srv->rooms->all;
  * qbytes is the sum of the lengths of the queued messages and never exceeds
  * cfg.send_queue_max; every queued message holds one reference.
- * Writing follows the lws rule (write only in SERVER_WRITEABLE, LWS_PRE headroom) but writes
- * every queued message while the socket is not choked (at most 64 per callback): one
- * message per callback caps a large room far below what the kernel can take.
+ * Writing the queues is writer.c's job.
  */
 #include "room.h"
-#include "inflate.h"
+#include "writer.h"
 #include "core/log.h"
 #include "util/error.h"
 
@@ -136,7 +134,7 @@ int cd_conn_send(struct cd_conn *c, struct cd_msg *m)
     c->q[(c->qhead + c->qlen) % c->qalloc] = cd_msg_ref(m);
     c->qlen++;
     c->qbytes += m->len;
-    lws_callback_on_writable(c->wsi);
+    cd_writer_kick(c);
     return CD_OK;
 }
 
@@ -181,53 +179,7 @@ void cd_conn_close_after_flush(struct cd_conn *c, int code, const char *reason)
         return;
     c->close_code = code;
     snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
-    lws_callback_on_writable(c->wsi);
-}
-
-int cd_conn_on_writable(struct cd_conn *c)
-{
-    if (c->close_code == CD_CLOSE_SLOW_CONSUMER)
-        return -1;
-    if (c->close_code && !c->qlen) {
-        /* lws 4.1.6 on libuv drops the close frame that lws_close_reason() + return -1 should
-         * send from a writable callback (the peer sees 1006), so write it ourselves and hang up
-         * at the next writable callback, once it is on the wire. */
-        if (c->close_sent)
-            return -1;
-        unsigned char frame[LWS_PRE + 125];
-        unsigned char *p = frame + LWS_PRE;
-        size_t rl = strlen(c->close_reason);
-        if (rl > 123)
-            rl = 123;
-        p[0] = (unsigned char)(c->close_code >> 8);
-        p[1] = (unsigned char)(c->close_code & 0xff);
-        memcpy(p + 2, c->close_reason, rl);
-        /* LWS_WRITE_CLOSE (4) is private in the 4.1 headers: between HTTP (3) and PING (5) */
-        if (lws_write(c->wsi, p, 2 + rl, (enum lws_write_protocol)(LWS_WRITE_PING - 1)) < 0)
-            return -1;
-        c->close_sent = 1;
-        cd_inflate_rearm(c);
-        return 0;
-    }
-    for (int i = 0; i < 1024 && c->qlen; i++) {
-        /* lws accepts every write and keeps what the socket refused in a buffer of its own,
-         * without limit: write only while that buffer is empty, so the bytes a slow reader
-         * holds stay in our capped queue. */
-        if (lws_send_pipe_choked(c->wsi))
-            break;
-        struct cd_msg *m = c->q[c->qhead];
-        int n = lws_write(c->wsi, cd_msg_payload(m), m->len, LWS_WRITE_TEXT);
-        if (n < (int)m->len)
-            return -1;
-        c->srv->n.ws_msgs_out++;
-        c->qhead = (c->qhead + 1) % c->qalloc;
-        c->qlen--;
-        c->qbytes -= m->len;
-        cd_msg_unref(m);
-    }
-    if (c->qlen || c->close_code)
-        cd_inflate_rearm(c);
-    return 0;
+    cd_writer_kick(c);
 }
 
 cJSON *cd_conn_user_json(const struct cd_conn *c)

@@ -60,9 +60,11 @@ struct cd_conn {
     size_t qhead, qlen, qalloc, qbytes;
     /* receive: fragments of the message being reassembled (capped at max_message) */
     struct cd_buf rx;
-    int rx_discard;  /* message over the cap: drop its remaining fragments */
-    int rx_noted;    /* in inflate.c's list of connections to service again */
-    int rearm_noted; /* in inflate.c's list of connections wanting a writable callback */
+    int rx_discard;   /* message over the cap: drop its remaining fragments */
+    int rx_noted;     /* in inflate.c's list of connections to service again */
+    int write_noted;  /* in writer.c's list of connections with output to flush */
+    int text_written; /* the last write went through lws_write() (it may still be compressing) */
+    int write_failed; /* a write outside lws callbacks failed: lws is closing the connection */
     /* close after the queue drains */
     int close_code;
     char close_reason[96];
@@ -106,9 +108,6 @@ void cd_conn_send_error(struct cd_conn *c, const char *code, const char *message
 void cd_room_broadcast(struct cd_room *r, struct cd_msg *m, const struct cd_conn *skip);
 /* Ask c to close with code/reason once its queue has drained. */
 void cd_conn_close_after_flush(struct cd_conn *c, int code, const char *reason);
-/* Write what c has queued; called from LWS_CALLBACK_SERVER_WRITEABLE.
- * Returns -1 when the connection must close now. */
-int cd_conn_on_writable(struct cd_conn *c);
 /* The user object {connId, userId, userName, color, readOnly} of c (new cJSON). */
 cJSON *cd_conn_user_json(const struct cd_conn *c);
 /* Array of the users of room r (new cJSON). */

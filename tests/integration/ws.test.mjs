@@ -215,6 +215,48 @@ test('C8 permessage-deflate is negotiated when offered', async () => {
   await a.close();
 });
 
+test('C8 batched output: small and large updates reach every reader whole and in order', async () => {
+  // collabd frames small messages itself and sends a reader's backlog in one write; messages
+  // over 16 KiB go through lws (compressed where negotiated). Mix both, for a reader that
+  // negotiated permessage-deflate and a raw one whose backlog piles up while it is paused.
+  const s2 = await startServer(['--max-message', '1m', '--rate-limit', '1000000', '--rate-burst', '1000000']);
+  try {
+    const s = await createSession(s2);
+    const w = await Client.open(s2, s.id, '?userId=w');
+    await w.next('sync');
+    const z = await Client.open(s2, s.id, '?userId=z', { perMessageDeflate: true });
+    await z.next('sync');
+    const raw = await rawWs(s2, `/ws/${s.id}?userId=raw`);
+    raw.sock.pause();
+    const texts = [];
+    let len = 0;
+    for (let v = 0; v < 60; v++) {
+      const text = v % 10 === 9 ? String.fromCharCode(65 + v / 10).repeat(40000) : 'x'.repeat(v + 1);
+      w.send({ type: 'push', version: v, updates: [{ clientID: 'w', changes: len ? [len, [0, text]] : [[0, text]] }] });
+      assert.equal((await w.next('update')).version, v + 1);
+      texts.push(text);
+      len += text.length;
+    }
+    for (let v = 0; v < 60; v++) {
+      const u = await z.next('update');
+      assert.equal(u.version, v + 1);
+      assert.deepEqual(u.changes, v ? [texts.slice(0, v).join('').length, [0, texts[v]]] : [[0, texts[v]]]);
+    }
+    raw.sock.resume();
+    let updates = [];
+    for (let i = 0; i < 100 && updates.length < 60; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      updates = raw.frames().map((f) => JSON.parse(f.payload)).filter((m) => m.type === 'update');
+    }
+    assert.deepEqual(updates.map((u) => u.version), texts.map((_, v) => v + 1));
+    assert.deepEqual(updates.map((u) => u.changes.at(-1)[1]), texts);
+    assert.ok(raw.frames().every((f) => f.opcode === 1), 'every frame a whole text frame');
+    raw.sock.destroy();
+    await w.close();
+    await z.close();
+  } finally { await s2.stop(); }
+});
+
 test('C8 a client that stops answering pings is reaped after the idle timeout', async () => {
   const s2 = await startServer(['--ping-interval', '1', '--idle-timeout', '2']);
   try {

@@ -1,0 +1,254 @@
+/*
+ * writer.c: see writer.h. Owns the list of connections with output to flush (c->write_noted
+ * marks membership, so each is in it at most once) and one batch buffer shared by every
+ * connection: frames are copied into it and handed to lws_write() as raw bytes, and lws
+ * keeps only what the socket refused (at most one batch). Invariants: collabd's own frames
+ * are complete, unmasked, final text frames, so they interleave with lws's control frames
+ * only at frame boundaries; nothing is written while lws still holds unsent bytes of the
+ * connection, or permessage-deflate output of an earlier lws_write(); large messages and
+ * close frames are written only inside the writable callback. Uncompressed frames on a
+ * connection that negotiated permessage-deflate are legal (RFC 7692: RSV1 marks the
+ * compressed ones).
+ */
+#include "writer.h"
+#include "core/log.h"
+#include "util/error.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+_Static_assert(CD_WRITER_FRAME_MAX < 65536, "frames use at most a 16-bit length");
+
+#define ROUNDS_PER_FLUSH 16 /* batches written before other connections get their turn */
+
+static uv_prepare_t *prep;
+static uv_check_t *check;
+static struct cd_conn **pend;
+static size_t npend, apend;
+static unsigned char *batch; /* LWS_PRE + CD_WRITER_BATCH */
+
+/* Header of an unmasked, final text frame of len bytes; returns its size (2 or 4). */
+static size_t frame_header(unsigned char *h, size_t len)
+{
+    h[0] = 0x81;
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    h[1] = 126;
+    h[2] = (unsigned char)(len >> 8);
+    h[3] = (unsigned char)(len & 0xff);
+    return 4;
+}
+
+static void pop(struct cd_conn *c)
+{
+    struct cd_msg *m = c->q[c->qhead];
+    c->qhead = (c->qhead + 1) % c->qalloc;
+    c->qlen--;
+    c->qbytes -= m->len;
+    c->srv->n.ws_msgs_out++;
+    cd_msg_unref(m);
+}
+
+/* Write from c's queue while the socket takes it (at most ROUNDS_PER_FLUSH sends).
+ * in_cb: inside c's writable callback. Returns 0, or -1 if the connection failed. */
+static int drain(struct cd_conn *c, int in_cb)
+{
+    struct lws *wsi = c->wsi;
+    if (c->text_written) {
+        /* permessage-deflate may still be draining that message's output */
+        if (lws_send_pipe_choked(wsi))
+            return 0;
+        c->text_written = 0;
+    } else if (!in_cb && lws_partial_buffered(wsi)) {
+        return 0;
+    }
+    for (int round = 0; round < ROUNDS_PER_FLUSH && c->qlen; round++) {
+        struct cd_msg *m = c->q[c->qhead];
+        if (m->len > CD_WRITER_FRAME_MAX) {
+            if (!in_cb)
+                return 0;
+            if (lws_write(wsi, cd_msg_payload(m), m->len, LWS_WRITE_TEXT) < (int)m->len)
+                return -1;
+            pop(c);
+            c->text_written = 1;
+            if (lws_send_pipe_choked(wsi))
+                return 0;
+            c->text_written = 0;
+            continue;
+        }
+        unsigned char *p = batch + LWS_PRE;
+        size_t off = 0;
+        while (c->qlen && (m = c->q[c->qhead])->len <= CD_WRITER_FRAME_MAX &&
+               off + 4 + m->len <= CD_WRITER_BATCH) {
+            off += frame_header(p + off, m->len);
+            memcpy(p + off, cd_msg_payload(m), m->len);
+            off += m->len;
+            pop(c);
+        }
+        /* LWS_WRITE_HTTP on a WebSocket connection: the bytes go out as they are */
+        if (lws_write(wsi, p, off, LWS_WRITE_HTTP) < (int)off)
+            return -1;
+        if (lws_partial_buffered(wsi))
+            return 0; /* lws holds the rest and asks for POLLOUT itself */
+    }
+    return 0;
+}
+
+static void flush_one(struct cd_conn *c)
+{
+    if (!c->srv || c->write_failed || c->close_code == CD_CLOSE_SLOW_CONSUMER)
+        return;
+    if (c->qlen && drain(c, 0) < 0) {
+        /* the socket failed outside any lws callback: have lws close it from its own loop */
+        c->write_failed = 1;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    if (c->qlen || c->close_code)
+        lws_callback_on_writable(c->wsi);
+}
+
+static void flush_all(void)
+{
+    /* flushing never queues output, so the list cannot grow while it is walked */
+    for (size_t i = 0; i < npend; i++) {
+        pend[i]->write_noted = 0;
+        flush_one(pend[i]);
+    }
+    npend = 0;
+    uv_prepare_stop(prep);
+    uv_check_stop(check);
+}
+
+/* prepare: output queued by timers and idle handlers, before the loop sleeps in poll */
+static void on_prepare(uv_prepare_t *h)
+{
+    (void)h;
+    flush_all();
+}
+
+/* check: output queued by lws callbacks during poll */
+static void on_check(uv_check_t *h)
+{
+    (void)h;
+    flush_all();
+}
+
+static void on_close(uv_handle_t *h)
+{
+    free(h);
+}
+
+int cd_writer_init(struct cd_server *srv)
+{
+    prep = malloc(sizeof(*prep));
+    check = malloc(sizeof(*check));
+    batch = malloc(LWS_PRE + CD_WRITER_BATCH);
+    if (!prep || !check || !batch) {
+        free(prep);
+        free(check);
+        free(batch);
+        prep = NULL;
+        check = NULL;
+        batch = NULL;
+        return CD_ENOMEM;
+    }
+    uv_prepare_init(srv->loop, prep);
+    uv_check_init(srv->loop, check);
+    return CD_OK;
+}
+
+void cd_writer_cleanup(void)
+{
+    if (prep) {
+        uv_prepare_stop(prep);
+        uv_close((uv_handle_t *)prep, on_close);
+        prep = NULL;
+    }
+    if (check) {
+        uv_check_stop(check);
+        uv_close((uv_handle_t *)check, on_close);
+        check = NULL;
+    }
+    free(batch);
+    batch = NULL;
+    free(pend);
+    pend = NULL;
+    npend = apend = 0;
+}
+
+void cd_writer_kick(struct cd_conn *c)
+{
+    if (c->write_noted || !prep)
+        return; /* already listed, or the server is past its loop */
+    if (npend == apend) {
+        size_t a = apend ? apend * 2 : 64;
+        struct cd_conn **p = realloc(pend, a * sizeof(*p));
+        if (!p) {
+            lws_callback_on_writable(c->wsi); /* slower, but the output still goes */
+            return;
+        }
+        pend = p;
+        apend = a;
+    }
+    pend[npend++] = c;
+    c->write_noted = 1;
+    uv_prepare_start(prep, on_prepare);
+    uv_check_start(check, on_check);
+}
+
+void cd_writer_forget(struct cd_conn *c)
+{
+    if (!c->write_noted)
+        return;
+    c->write_noted = 0;
+    for (size_t i = 0; i < npend; i++)
+        if (pend[i] == c) {
+            /* keep the order: connections are flushed in the order they asked */
+            memmove(pend + i, pend + i + 1, (npend - i - 1) * sizeof(*pend));
+            npend--;
+            return;
+        }
+}
+
+/* The close frame, once the queue is empty. lws 4.1.6 on libuv drops the close frame that
+ * lws_close_reason() + return -1 should send from a writable callback (the peer sees 1006),
+ * so it is written here and the connection hangs up at the next writable callback. */
+static int write_close(struct cd_conn *c)
+{
+    if (c->close_sent)
+        return -1;
+    unsigned char frame[LWS_PRE + 125];
+    unsigned char *p = frame + LWS_PRE;
+    size_t rl = strlen(c->close_reason);
+    if (rl > 123)
+        rl = 123;
+    p[0] = (unsigned char)(c->close_code >> 8);
+    p[1] = (unsigned char)(c->close_code & 0xff);
+    memcpy(p + 2, c->close_reason, rl);
+    /* LWS_WRITE_CLOSE (4) is private in the 4.1 headers: between HTTP (3) and PING (5) */
+    if (lws_write(c->wsi, p, 2 + rl, (enum lws_write_protocol)(LWS_WRITE_PING - 1)) < 0)
+        return -1;
+    c->close_sent = 1;
+    cd_writer_kick(c);
+    return 0;
+}
+
+int cd_writer_on_writable(struct cd_conn *c)
+{
+    if (c->write_failed || c->close_code == CD_CLOSE_SLOW_CONSUMER)
+        return -1;
+    if (c->close_code && !c->qlen)
+        return write_close(c);
+    if (drain(c, 1) < 0)
+        return -1;
+    /* asked from inside this callback, lws 4.1.6 on libuv answers a writable request only
+     * seconds later: continue from the check handle instead */
+    if (c->qlen || c->close_code)
+        cd_writer_kick(c);
+    return 0;
+}
