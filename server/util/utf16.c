@@ -280,7 +280,8 @@ out:
     return rc;
 }
 
-static int append_units(struct cd_buf *b, const uint16_t *u, size_t n, int json)
+/* json: escape as in a JSON string; quotes: also open and close the literal. */
+static int append_units(struct cd_buf *b, const uint16_t *u, size_t n, int json, int quotes)
 {
     struct stage st;
     size_t saved = b->len;
@@ -288,12 +289,12 @@ static int append_units(struct cd_buf *b, const uint16_t *u, size_t n, int json)
 
     st.b = b;
     st.used = 0;
-    if (json)
+    if (quotes)
         st.tmp[st.used++] = '"';
     rc = emit(&st, u, n, json);
     if (rc)
         goto out;
-    if (json) {
+    if (quotes) {
         rc = stage_room(&st);
         if (rc)
             goto out;
@@ -310,12 +311,54 @@ out:
 
 int cd_utf16_json_append(struct cd_buf *b, const uint16_t *u, size_t n)
 {
-    return append_units(b, u, n, 1);
+    return append_units(b, u, n, 1, 1);
 }
 
 int cd_utf16_utf8_append(struct cd_buf *b, const uint16_t *u, size_t n)
 {
-    return append_units(b, u, n, 0);
+    return append_units(b, u, n, 0, 0);
+}
+
+int cd_utf16_json_open(struct cd_utf16_json_stream *js, struct cd_buf *b)
+{
+    js->b = b;
+    js->held = 0;
+    return cd_buf_append(b, "\"", 1);
+}
+
+int cd_utf16_json_piece(struct cd_utf16_json_stream *js, const uint16_t *u, size_t n)
+{
+    int rc = CD_OK;
+    if (!n)
+        return CD_OK;
+    if (js->held) { /* a high surrogate that ended the previous piece: pair it if we can */
+        uint16_t pair[2] = {js->held, u[0]};
+        int paired = u[0] >= SUR_LO_MIN && u[0] <= SUR_MAX;
+        js->held = 0;
+        rc = append_units(js->b, pair, paired ? 2 : 1, 1, 0);
+        if (rc)
+            return rc;
+        if (paired) {
+            u++;
+            n--;
+        }
+    }
+    if (n && u[n - 1] >= SUR_HI_MIN && u[n - 1] < SUR_LO_MIN) {
+        js->held = u[n - 1];
+        n--;
+    }
+    return n ? append_units(js->b, u, n, 1, 0) : CD_OK;
+}
+
+int cd_utf16_json_close(struct cd_utf16_json_stream *js)
+{
+    if (js->held) {
+        int rc = append_units(js->b, &js->held, 1, 1, 0);
+        js->held = 0;
+        if (rc)
+            return rc;
+    }
+    return cd_buf_append(js->b, "\"", 1);
 }
 
 int cd_utf16_json_append_wtf8(struct cd_buf *b, const char *s, size_t n)

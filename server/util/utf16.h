@@ -44,6 +44,17 @@ int cd_utf16_decode_wtf8(const char *s, size_t n, uint16_t *dst, size_t cap, siz
 /* Append u[0..n) to b as a JSON string literal including the quotes, byte for byte what
  * JSON.stringify produces. Returns 0, CD_ETOOBIG or CD_ENOMEM; on error b is unchanged. */
 int cd_utf16_json_append(struct cd_buf *b, const uint16_t *u, size_t n);
+/* The same literal for a text handed over in pieces (the chunks of a rope): open, any number of
+ * pieces, close. A surrogate pair split between two pieces is joined, so the bytes equal
+ * cd_utf16_json_append() of the whole text. Each call returns 0, CD_ETOOBIG or CD_ENOMEM; after
+ * an error b holds a partial literal and the caller discards it. The stream borrows b. */
+struct cd_utf16_json_stream {
+    struct cd_buf *b;
+    uint16_t held; /* a high surrogate that ended the last piece, or 0 */
+};
+int cd_utf16_json_open(struct cd_utf16_json_stream *js, struct cd_buf *b);
+int cd_utf16_json_piece(struct cd_utf16_json_stream *js, const uint16_t *u, size_t n);
+int cd_utf16_json_close(struct cd_utf16_json_stream *js);
 /* Same for a WTF-8 string (e.g. a cJSON valuestring after the pre-pass): CD_EINVAL if s is not
  * valid WTF-8. On error b is unchanged. */
 int cd_utf16_json_append_wtf8(struct cd_buf *b, const char *s, size_t n);

@@ -96,43 +96,78 @@ static int send_updates(struct cd_conn *c, struct cd_auth *a, uint64_t from, con
     return rc;
 }
 
+static int doc_piece(void *ctx, const uint16_t *u, size_t n)
+{
+    return cd_utf16_json_piece(ctx, u, n);
+}
+
+/* The sync message, built in place: a 10 MB document is encoded once, straight from the
+ * rope's chunks into the message's own storage (no intermediate copies, no cJSON tree). */
+static struct cd_msg *sync_msg(struct cd_conn *c, struct cd_session *s, uint64_t version,
+                               int with_doc)
+{
+    const struct cd_doc *d = cd_auth_doc(s->auth);
+    struct cd_msg *m = NULL;
+    char *hs = NULL, *ts = NULL;
+    cJSON *head = cJSON_CreateObject(), *tail = cJSON_CreateObject();
+    if (!head || !tail)
+        goto out;
+    cJSON_AddStringToObject(head, "type", "sync");
+    cJSON *sess = cJSON_AddObjectToObject(head, "session");
+    cJSON_AddStringToObject(sess, "id", s->id);
+    cJSON_AddStringToObject(sess, "language", s->language);
+    cJSON_AddNumberToObject(head, "version", (double)version);
+    cJSON_AddBoolToObject(head, "resumed", !with_doc);
+    cJSON_AddItemToObject(tail, "users", cd_room_users_json(c->room));
+    cJSON_AddItemToObject(tail, "you", cd_conn_user_json(c));
+    hs = cJSON_PrintUnformatted(head);
+    ts = cJSON_PrintUnformatted(tail);
+    if (!hs || !ts)
+        goto out;
+    size_t hl = strlen(hs), tl = strlen(ts), dl = with_doc ? cd_doc_len(d) : 0;
+    /* code is mostly ASCII: a unit is a byte, plus escapes (newlines) */
+    struct cd_buf b;
+    struct cd_utf16_json_stream js;
+    int rc = cd_msg_buf_init(&b, (size_t)1 << 31, hl + tl + dl + dl / 8 + 16);
+    if (!rc)
+        rc = cd_buf_append(&b, hs, hl - 1); /* without its closing brace */
+    if (!rc && with_doc) {
+        rc = cd_buf_puts(&b, ",\"doc\":");
+        if (!rc)
+            rc = cd_utf16_json_open(&js, &b);
+        if (!rc)
+            rc = cd_doc_foreach(d, 0, dl, doc_piece, &js);
+        if (!rc)
+            rc = cd_utf16_json_close(&js);
+    }
+    if (!rc)
+        rc = cd_buf_puts(&b, ",");
+    if (!rc)
+        rc = cd_buf_append(&b, ts + 1, tl - 1); /* without its opening brace */
+    if (rc)
+        cd_buf_cleanup(&b);
+    else
+        m = cd_msg_take_buf(&b);
+out:
+    free(hs);
+    free(ts);
+    cJSON_Delete(head);
+    cJSON_Delete(tail);
+    return m;
+}
+
 int cd_collab_send_sync(struct cd_conn *c, struct cd_session *s, int64_t from)
 {
     struct cd_auth *a = s->auth;
     uint64_t v = cd_auth_version(a);
     int resume = from >= 0 && (uint64_t)from >= cd_auth_oldest(a) && (uint64_t)from <= v;
-    int rc = CD_ENOMEM;
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
+    struct cd_msg *m = sync_msg(c, s, resume ? (uint64_t)from : v, !resume);
+    if (!m)
         return CD_ENOMEM;
-    cJSON *sess = cJSON_AddObjectToObject(o, "session");
-    cJSON_AddStringToObject(sess, "id", s->id);
-    cJSON_AddStringToObject(sess, "language", s->language);
-    cJSON_AddStringToObject(o, "type", "sync");
-    cJSON_AddNumberToObject(o, "version", (double)(resume ? (uint64_t)from : v));
-    cJSON_AddBoolToObject(o, "resumed", resume);
-    if (!resume) {
-        const struct cd_doc *d = cd_auth_doc(a);
-        uint16_t *text = NULL;
-        size_t n = 0;
-        struct cd_buf b;
-        cd_buf_init(&b, (size_t)1 << 31);
-        if (cd_doc_slice(d, 0, cd_doc_len(d), &text, &n) || cd_utf16_json_append(&b, text, n) ||
-            !cJSON_AddRawToObject(o, "doc", b.data)) {
-            free(text);
-            cd_buf_cleanup(&b);
-            goto out;
-        }
-        free(text);
-        cd_buf_cleanup(&b);
-    }
-    cJSON_AddItemToObject(o, "users", cd_room_users_json(c->room));
-    cJSON_AddItemToObject(o, "you", cd_conn_user_json(c));
-    rc = cd_conn_send_json(c, o);
+    int rc = cd_conn_send(c, m);
+    cd_msg_unref(m);
     if (!rc && resume && (uint64_t)from < v)
         rc = send_updates(c, a, (uint64_t)from, NULL);
-out:
-    cJSON_Delete(o);
     return rc;
 }
 

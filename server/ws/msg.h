@@ -10,6 +10,8 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+struct cd_buf;
+
 struct cd_msg {
     unsigned refs;
     size_t len;
@@ -18,6 +20,12 @@ struct cd_msg {
 
 /* New message with a copy of data[0..len); one reference, owned by the caller. */
 struct cd_msg *cd_msg_new(const char *data, size_t len);
+/* A message built in place, for large ones (a sync of a big document): cd_msg_buf_init()
+ * starts b (cap as cd_buf_init) with room for the message header and headroom, and reserves
+ * expect more bytes; append the payload; cd_msg_take_buf() turns b's storage into the message
+ * without copying it (b is empty afterwards; NULL on ENOMEM, and b is cleaned up). */
+int cd_msg_buf_init(struct cd_buf *b, size_t cap, size_t expect);
+struct cd_msg *cd_msg_take_buf(struct cd_buf *b);
 /* Serialise o (not consumed) into a new message. NULL on ENOMEM. */
 struct cd_msg *cd_msg_from_json(const cJSON *o);
 /* Payload pointer (after the headroom). */

@@ -333,7 +333,8 @@ void cd_ws_protocol(struct lws_protocols *p, struct cd_server *srv)
     p->name = CD_WS_PROTOCOL_NAME;
     p->callback = callback;
     p->per_session_data_size = sizeof(struct cd_conn);
-    p->rx_buffer_size = 4096;
+    p->rx_buffer_size = 1024;
+    p->tx_packet_size = 256 * 1024;
     p->user = srv;
 }
 

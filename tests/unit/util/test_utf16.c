@@ -189,6 +189,48 @@ static void test_json_append_long_and_cap(void)
     free(u);
 }
 
+/* The streamed literal equals the one-shot literal for every way of cutting the text in
+ * pieces: surrogate pairs cut in two are joined again, lone halves stay escaped. */
+static void test_json_stream(void)
+{
+    static const uint16_t cases[][6] = {
+        {'a', 0xD83D, 0xDE00, 'b', '\n', '"'},
+        {0xD83D, 0xDE00, 0xD83D, 0xDE00, 0xD83D, 'x'},
+        {0xDE00, 0xD83D, 0xD83D, 0xDE00, 0, 'z'},
+        {'x', 'y', 0xDBFF, 0xDBFF, 0xDFFF, 0xDC00},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct cd_buf whole;
+        cd_buf_init(&whole, 1 << 10);
+        CD_CHECK_INT(cd_utf16_json_append(&whole, cases[k], 6), CD_OK);
+        /* every subset of the 5 inner cut points */
+        for (unsigned cuts = 0; cuts < 32; cuts++) {
+            struct cd_buf b;
+            struct cd_utf16_json_stream js;
+            size_t from = 0;
+            cd_buf_init(&b, 1 << 10);
+            CD_CHECK_INT(cd_utf16_json_open(&js, &b), CD_OK);
+            for (size_t at = 1; at <= 6; at++)
+                if (at == 6 || (cuts & (1u << (at - 1)))) {
+                    CD_CHECK_INT(cd_utf16_json_piece(&js, cases[k] + from, at - from), CD_OK);
+                    CD_CHECK_INT(cd_utf16_json_piece(&js, NULL, 0), CD_OK); /* empty pieces too */
+                    from = at;
+                }
+            CD_CHECK_INT(cd_utf16_json_close(&js), CD_OK);
+            CD_CHECK_STR(b.data, whole.data);
+            cd_buf_cleanup(&b);
+        }
+        cd_buf_cleanup(&whole);
+    }
+    /* the cap holds for streamed literals too */
+    struct cd_buf small;
+    struct cd_utf16_json_stream js;
+    cd_buf_init(&small, 4);
+    CD_CHECK_INT(cd_utf16_json_open(&js, &small), CD_OK);
+    CD_CHECK_INT(cd_utf16_json_piece(&js, U16('a', 'b', 'c', 'd'), 4), CD_ETOOBIG);
+    cd_buf_cleanup(&small);
+}
+
 static void test_utf8_append(void)
 {
     CD_CHECK(utf8_is(NULL, 0, "", 0));
@@ -355,6 +397,7 @@ int main(void)
     CD_RUN(test_decode_into);
     CD_RUN(test_json_append);
     CD_RUN(test_json_append_long_and_cap);
+    CD_RUN(test_json_stream);
     CD_RUN(test_utf8_append);
     CD_RUN(test_json_append_wtf8);
     CD_RUN(test_prepass);
