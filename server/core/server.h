@@ -26,6 +26,7 @@ struct cd_counters {
     uint64_t ws_msgs_in;
     uint64_t ws_msgs_out;
     uint64_t ws_slow_dropped;
+    uint64_t ws_presence_coalesced; /* queued cursors replaced by a newer one */
     uint64_t sessions_created;
     uint64_t sessions_deleted;
 };

@@ -29,5 +29,6 @@ int cd_health_get(struct cd_http_req *r)
     cJSON_AddNumberToObject(counts, "wsMessagesIn", (double)srv->n.ws_msgs_in);
     cJSON_AddNumberToObject(counts, "wsMessagesOut", (double)srv->n.ws_msgs_out);
     cJSON_AddNumberToObject(counts, "slowClientsDropped", (double)srv->n.ws_slow_dropped);
+    cJSON_AddNumberToObject(counts, "presenceCoalesced", (double)srv->n.ws_presence_coalesced);
     return cd_http_json(r, ok ? 200 : 503, o);
 }

@@ -370,8 +370,10 @@ int cd_collab_on_cursor(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
     cJSON_AddNumberToObject(o, "main", (double)c->cursor_main);
     struct cd_msg *m = cd_msg_from_json(o);
     cJSON_Delete(o);
-    if (m)
+    if (m) {
+        m->presence_of = c->seq;
         cd_room_broadcast(c->room, m, c);
+    }
     cd_msg_unref(m);
     return CD_OK;
 }

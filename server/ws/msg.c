@@ -16,6 +16,7 @@ struct cd_msg *cd_msg_new(const char *data, size_t len)
     if (!m)
         return NULL;
     m->refs = 1;
+    m->presence_of = 0;
     m->len = len;
     memcpy(m->buf + LWS_PRE, data, len);
     m->buf[LWS_PRE + len] = '\0';
@@ -42,6 +43,7 @@ struct cd_msg *cd_msg_take_buf(struct cd_buf *b)
     /* malloc'd storage is aligned for any type, and the buffer keeps its NUL terminator */
     struct cd_msg *m = (struct cd_msg *)cd_buf_take(b, &len);
     m->refs = 1;
+    m->presence_of = 0;
     m->len = len - HEADROOM;
     return m;
 }

@@ -9,11 +9,13 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct cd_buf;
 
 struct cd_msg {
     unsigned refs;
+    uint64_t presence_of; /* a cursor of this connection (its seq), or 0: see cd_conn_send */
     size_t len;
     unsigned char buf[]; /* LWS_PRE + len + 1 bytes; payload at buf + LWS_PRE */
 };

@@ -188,7 +188,8 @@ static int on_established(struct cd_server *srv, struct cd_conn *c, struct lws *
     c->wsi = wsi;
     c->srv = srv;
     cd_buf_init(&c->rx, (size_t)srv->cfg.max_message);
-    snprintf(c->conn_id, sizeof(c->conn_id), "c%llx", (unsigned long long)++conn_seq);
+    c->seq = ++conn_seq;
+    snprintf(c->conn_id, sizeof(c->conn_id), "c%llx", (unsigned long long)c->seq);
     lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
 
     const char *v = lws_get_urlarg_by_name(wsi, "userId=", buf, sizeof(buf));

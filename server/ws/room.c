@@ -110,10 +110,32 @@ static void drop_slow(struct cd_conn *c)
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+/* Drop the queued cursor of participant seq from c's queue, if one of the last
+ * PRESENCE_SCAN messages is one. */
+#define PRESENCE_SCAN 64
+static void drop_queued_presence(struct cd_conn *c, uint64_t seq)
+{
+    size_t from = c->qlen > PRESENCE_SCAN ? c->qlen - PRESENCE_SCAN : 0;
+    for (size_t i = c->qlen; i-- > from;) {
+        struct cd_msg *old = c->q[(c->qhead + i) % c->qalloc];
+        if (old->presence_of != seq)
+            continue;
+        for (size_t k = i; k + 1 < c->qlen; k++)
+            c->q[(c->qhead + k) % c->qalloc] = c->q[(c->qhead + k + 1) % c->qalloc];
+        c->qlen--;
+        c->qbytes -= old->len;
+        c->srv->n.ws_presence_coalesced++;
+        cd_msg_unref(old);
+        return; /* there is at most one: every cursor queued replaced the one before */
+    }
+}
+
 int cd_conn_send(struct cd_conn *c, struct cd_msg *m)
 {
     if (c->close_code == CD_CLOSE_SLOW_CONSUMER)
         return CD_ELIMIT;
+    if (m->presence_of && c->qlen)
+        drop_queued_presence(c, m->presence_of);
     /* A message larger than the whole cap (a sync of a big document) may still go alone. */
     if (c->qlen && c->qbytes + m->len > (size_t)c->srv->cfg.send_queue_max) {
         drop_slow(c);

@@ -48,6 +48,7 @@ struct cd_conn {
     struct cd_room *room;
     struct cd_conn *prev, *next;         /* in the room */
     struct cd_conn *all_prev, *all_next; /* in every connection of the server */
+    uint64_t seq;                        /* unique on this server (conn_id is "c" and it in hex) */
     char conn_id[16];
     char user_id[CD_USER_ID_MAX + 1];
     char user_name[CD_USER_NAME_BYTES];
@@ -98,6 +99,9 @@ int cd_room_join(struct cd_server *srv, struct cd_session *s, struct cd_conn *c)
 /* Remove c from its room (freeing an empty room) and drop its queue. Safe to call twice. */
 void cd_room_leave(struct cd_conn *c);
 /* Queue m for c (takes a new reference). Drops c (close 4002) if its queue would pass the cap.
+ * Presence is coalesced: a cursor (m->presence_of set) replaces the same participant's cursor
+ * still waiting in c's queue, and takes its place at the tail, so a reader that fell behind
+ * gets each participant's latest cursor once instead of every step of it.
  * Returns 0 or CD_ELIMIT (c is being dropped) or CD_ENOMEM. */
 int cd_conn_send(struct cd_conn *c, struct cd_msg *m);
 /* Serialise o once and queue it for c. */

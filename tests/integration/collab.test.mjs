@@ -159,6 +159,37 @@ test('C5 cursors reach the others with name and colour, mapped through edits, an
   await Promise.all([a.close(), b.close(), c.close()]);
 });
 
+test('C5 cursors are coalesced for a reader that fell behind; updates never are', async () => {
+  const s2 = await startServer(['--max-message', '1m', '--max-doc', '64m', '--send-queue-max', '64m']);
+  try {
+    const s = await createSession(s2);
+    const w = await Client.open(s2, s.id, '?userId=w');
+    await w.next('sync');
+    const b = await Client.open(s2, s.id, '?userId=b');
+    await b.next('sync');
+    const r = await Client.open(s2, s.id, '?userId=r', { perMessageDeflate: false });
+    await r.next('sync');
+    r.ws.pause(); // reads nothing: the kernel buffers fill, then collabd's queue holds the rest
+    const big = (v) => String.fromCharCode(97 + (v % 26)).repeat(500000);
+    for (let v = 0; v < 40; v++) {
+      w.send({ type: 'push', version: v, updates: [{ clientID: 'w', changes: v ? [[500000, big(v)]] : [[0, big(v)]] }] });
+      await w.next('update');
+    }
+    for (let i = 0; i < 30; i++) b.send({ type: 'cursor', version: 40, ranges: [{ anchor: i, head: i }] });
+    b.send({ type: 'ping', ref: 'after' }); // handled after every cursor
+    await b.next('pong');
+    const health = (await api(s2, 'GET', '/health')).json;
+    assert.ok(health.counts.presenceCoalesced >= 29, `coalesced ${health.counts.presenceCoalesced}`);
+    r.ws.resume();
+    const cur = await r.next('cursor', 20000);
+    assert.deepEqual(cur.ranges, [{ anchor: 29, head: 29 }], 'the latest cursor, once');
+    const updates = r.messages.filter((m) => m.type === 'update');
+    assert.deepEqual(updates.map((u) => u.version), Array.from({ length: 40 }, (_, v) => v + 1));
+    assert.equal(r.messages.filter((m) => m.type === 'cursor').length, 0);
+    await Promise.all([w.close(), b.close(), r.close()]);
+  } finally { await s2.stop(); }
+});
+
 test('C6 document size cap', async () => {
   const { a, b } = await pair();
   a.send({ type: 'push', version: 0, updates: [{ clientID: 'ca', changes: [[0, 'x'.repeat(2001)]] }] });
