@@ -20,7 +20,7 @@ const loadgenBin = path.join(build, 'bench/loadgen');
 const docBenchBin = path.join(build, 'bench/doc_bench');
 const quick = process.argv.includes('--quick');
 const SECS = quick ? 2 : 5;
-const STEPS = quick ? [1000, 5000, 20000] : [1000, 2000, 5000, 10000, 20000, 40000, 80000];
+const STEPS = quick ? [1000, 5000, 20000] : [1000, 2000, 5000, 10000, 20000, 40000, 80000, 100000];
 const ROOMS4 = 100; // (a): 100 rooms of 4 editors = 400 connections
 const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'collab-bench-'));
 

@@ -11,7 +11,8 @@ import { Editor, mulberry32 } from './lib/cmclient.mjs';
 const RUNS = Number(process.env.CONVERGENCE_RUNS || 50);
 // Milliseconds of typing pause per edit (0: as fast as the loop goes, about 5,000 edits/s).
 const PACE = Number(process.env.CONVERGENCE_PACE_MS || 0);
-const EDITORS = 8, EDITS = 200;
+// bench/soak.sh raises these for a longer soak; the suite runs the defaults.
+const EDITORS = Number(process.env.CONVERGENCE_EDITORS || 8), EDITS = Number(process.env.CONVERGENCE_EDITS || 200);
 let srv;
 // The history must cover the longest disconnect: edits arrive far faster than people type.
 before(async () => { srv = await startServer(['--rate-limit', '100000', '--rate-burst', '100000', '--history-max', '20000', ...(process.env.CONV_DEBUG ? ['--log-level', 'debug', '--log-dir', '/tmp/convlog'] : [])]); });
