@@ -3,13 +3,14 @@
 # then `apt-get install` of the missing packages. Safe to run again (does nothing then).
 #   deploy/install-deps.sh          build + run dependencies
 #   deploy/install-deps.sh --test   also what the test suite needs (clang for the fuzzers,
-#                                   LeakSanitizer runtime, clang-format)
+#                                   LeakSanitizer runtime, clang-format, chromium for the
+#                                   browser tests)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
       libcjson-dev uuid-dev libssl-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(clang libclang-rt-14-dev clang-format valgrind)
+  pkgs+=(clang libclang-rt-14-dev clang-format valgrind chromium)
 fi
 
 missing=()

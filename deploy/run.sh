@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 deploy/install-deps.sh
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release -j"$(nproc)" --target collabd
-static=frontend/public
-[[ -f frontend/dist/index.html ]] && static=frontend/dist
+deploy/build-frontend.sh
+static=frontend/dist
 exec ./build-release/server/collabd --static-dir "$static" --protocol-dir protocol "$@"

@@ -11,7 +11,8 @@ stage() { printf '\n==== %s ====\n' "$*"; }
 
 stage "dependencies"
 deploy/install-deps.sh --test
-(cd tests && { [[ -d node_modules/ws ]] || npm ci --no-audit --no-fund --loglevel=error; })
+(cd tests && { [[ -d node_modules/playwright-core ]] || npm ci --no-audit --no-fund --loglevel=error; })
+deploy/build-frontend.sh
 
 stage "protocol: every schema, example and OpenAPI document checked"
 (cd tests && node ../protocol/check.mjs)
@@ -51,6 +52,10 @@ for variant in normal asan; do
   ctest --test-dir "$dir" --output-on-failure -j"$jobs"
   stage "integration tests ($variant)"
   (cd tests && COLLABD_BIN="$root/$dir/server/collabd" node --test --test-concurrency=1 integration/)
+  if [[ $variant == normal ]]; then
+    stage "frontend tests: collab.js from Node, the page in Chromium (screenshots in test-artifacts/)"
+    (cd tests && COLLABD_BIN="$root/$dir/server/collabd" node --test --test-concurrency=1 ../frontend/test/ browser/)
+  fi
 done
 stage "fuzz targets (libFuzzer + ASan/UBSan, ${FUZZ_SECONDS:=30} s each, seed corpora)"
 CC=clang cmake -S . -B build-fuzz -DCOLLABD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -1,0 +1,56 @@
+// collab.js without a browser: a Node program joins a session through the real collabd with the
+// `ws` package, as protocol/README.md's example does, and edits alongside a second client.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { EditorState } from '@codemirror/state';
+import { collab } from '@codemirror/collab';
+import { CollabClient } from '../src/collab.js';
+import { startServer, createSession, api } from '../../tests/integration/lib/server.mjs';
+
+// A host that keeps an EditorState: what a headless program (a bot, a test) needs.
+function headless(clientID) {
+  let state = null;
+  return {
+    getState: () => state,
+    dispatch: (spec) => { state = state.update(spec).state; },
+    reset: (doc, version) => { state = EditorState.create({ doc, extensions: [collab({ startVersion: version, clientID })] }); },
+    edit(spec) { state = state.update(spec).state; },
+  };
+}
+
+function until(pred, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const tick = () => (pred() ? resolve() : Date.now() - t0 > ms ? reject(new Error('timed out')) : setTimeout(tick, 10));
+    tick();
+  });
+}
+
+test('a Node program joins with collab.js, edits, and converges with another client', async () => {
+  const srv = await startServer();
+  try {
+    const s = await createSession(srv, { language: 'python', content: 'print(1)\n' });
+    const ha = headless('bot-a'), hb = headless('bot-b');
+    const seen = [];
+    const a = new CollabClient({ url: `${srv.ws}/ws/${s.id}`, host: ha, userId: 'bot-a', userName: 'Bot A', WebSocket, on: { users: (u) => seen.push(u.length) } });
+    const b = new CollabClient({ url: `${srv.ws}/ws/${s.id}`, host: hb, userId: 'bot-b', userName: 'Bot B', WebSocket });
+    a.connect(); b.connect();
+    await until(() => a.status === 'online' && b.status === 'online');
+    assert.equal(ha.getState().doc.toString(), 'print(1)\n');
+    ha.edit({ changes: { from: 0, insert: '# a\n' } }); a.flush();
+    hb.edit({ changes: { from: 9, insert: 'print(2)\n' } }); b.flush();
+    const doc = async () => (await api(srv, 'GET', `/sessions/${s.id}/document`)).text;
+    await until(() => ha.getState().doc.toString() === hb.getState().doc.toString() && !a.inFlight && !b.inFlight);
+    assert.equal(ha.getState().doc.toString(), await doc());
+    assert.match(await doc(), /^# a\nprint\(1\)\nprint\(2\)\n$/);
+    assert.ok(seen.includes(2), 'the user list reached both participants');
+    // the socket drops: the client reconnects by itself and resumes from its version
+    a.ws.close();
+    await until(() => a.status !== 'online');
+    ha.edit({ changes: { from: 0, insert: '# offline\n' } }); a.flush();
+    await until(() => a.status === 'online' && !a.inFlight, 8000);
+    await until(() => hb.getState().doc.toString().startsWith('# offline\n'));
+    a.close(); b.close();
+  } finally { await srv.stop(); }
+});

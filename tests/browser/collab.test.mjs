@@ -1,0 +1,114 @@
+// The page collabd serves, in a real browser (Debian's chromium through playwright-core):
+// two pages join one session and type; both end with the server's document; remote cursors
+// are drawn with names; a page that loses its socket keeps typing and converges after the
+// reconnect; every request goes to collabd's own origin. Screenshots go to test-artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startServer, createSession, api, repo } from '../integration/lib/server.mjs';
+
+const dist = join(repo, 'frontend', 'dist');
+const artifacts = join(repo, 'test-artifacts');
+let srv, browser;
+const foreign = [];
+
+before(async () => {
+  assert.ok(existsSync(join(dist, 'index.html')), 'frontend/dist is built (npm run build in frontend/)');
+  srv = await startServer(['--static-dir', dist]);
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await srv?.stop();
+});
+
+async function openPage(sessionId, name) {
+  const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
+  await context.addInitScript((n) => localStorage.setItem('collabd.name', n), name);
+  const page = await context.newPage();
+  const origins = [srv.base, srv.ws];
+  page.on('request', (r) => { if (!origins.some((o) => r.url().startsWith(o))) foreign.push(r.url()); });
+  page.on('websocket', (ws) => { if (!ws.url().startsWith(srv.ws)) foreign.push(ws.url()); });
+  page.on('pageerror', (e) => foreign.push(`page error: ${e.message}`));
+  await page.goto(`${srv.base}/s/${sessionId}`);
+  await page.waitForSelector('#status[data-state="online"]');
+  return page;
+}
+
+const text = (page) => page.evaluate(() => window.__collabd.text());
+
+async function converged(pages, sessionId, must = []) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const texts = await Promise.all(pages.map(text));
+    const server = (await api(srv, 'GET', `/sessions/${sessionId}/document`)).text;
+    if (texts.every((t) => t === server) && must.every((m) => server.includes(m))) return server;
+    if (Date.now() > deadline) assert.fail(`not converged: ${JSON.stringify({ texts, server })}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('F1 the landing page creates a session and opens it at /s/{id}', async () => {
+  const context = await browser.newContext();
+  await context.addInitScript(() => localStorage.setItem('collabd.name', 'Eve'));
+  const page = await context.newPage();
+  await page.goto(srv.base + '/');
+  await page.click('#create');
+  await page.waitForURL(/\/s\/[0-9a-f-]{36}$/);
+  await page.waitForSelector('#status[data-state="online"]');
+  const id = page.url().split('/s/')[1];
+  assert.equal((await api(srv, 'GET', `/sessions/${id}`)).status, 200);
+  assert.match(await page.textContent('#users'), /Eve \(you\)/);
+  await context.close();
+});
+
+test('F2 two pages type into one session and converge; remote cursors carry names', async () => {
+  const s = await createSession(srv);
+  const a = await openPage(s.id, 'Ada');
+  const b = await openPage(s.id, 'Bob');
+  await a.click('.cm-content');
+  await a.keyboard.type('def add(x, y):\nreturn x + y\n'); // Python mode indents the body
+  await converged([a, b], s.id, ['def add(x, y):', 'return x + y']);
+  // now both type at once, at the two ends of the document
+  await b.click('.cm-content');
+  await b.keyboard.press('Control+End');
+  await a.keyboard.press('Control+Home');
+  await Promise.all([b.keyboard.type('\nprint(add(2, 3))', { delay: 15 }), a.keyboard.type('# by Ada\n', { delay: 15 })]);
+  const doc = await converged([a, b], s.id, ['# by Ada\ndef add(x, y):', 'print(add(2, 3))']);
+  assert.ok(doc.length > 40);
+  // each page draws the other's caret with the other's name
+  await a.waitForFunction(() => [...document.querySelectorAll('.cd-remote-name')].some((e) => e.textContent === 'Bob'));
+  await b.waitForFunction(() => [...document.querySelectorAll('.cd-remote-name')].some((e) => e.textContent === 'Ada'));
+  assert.match(await a.textContent('#users'), /Bob/);
+  mkdirSync(artifacts, { recursive: true });
+  await a.screenshot({ path: join(artifacts, 'pair-ada.png') });
+  await b.screenshot({ path: join(artifacts, 'pair-bob.png') });
+  await Promise.all([a.context().close(), b.context().close()]);
+});
+
+test('F3 a page that loses its socket keeps typing, reconnects and merges', async () => {
+  const s = await createSession(srv);
+  const a = await openPage(s.id, 'Ada');
+  const b = await openPage(s.id, 'Bob');
+  await a.click('.cm-content');
+  await a.keyboard.type('x = 1\n');
+  await converged([a, b], s.id, ['x = 1']);
+  await a.evaluate(() => window.__collabd.client.ws.close()); // the network goes away
+  await a.waitForSelector('#status:not([data-state="online"])');
+  await a.keyboard.type('y = 2  # typed offline\n');
+  await b.click('.cm-content');
+  await b.keyboard.press('Control+End');
+  await b.keyboard.type('z = 3\n');
+  await a.waitForSelector('#status[data-state="online"]', { timeout: 10000 });
+  await converged([a, b], s.id, ['x = 1', 'y = 2  # typed offline', 'z = 3']);
+  await Promise.all([a.context().close(), b.context().close()]);
+});
+
+test('F4 every request went to collabd itself', () => {
+  assert.deepEqual(foreign, []);
+});
