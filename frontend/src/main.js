@@ -2,6 +2,7 @@
 // remembered across visits, the editor, the collaborator list and the connection indicator.
 import { CollabClient } from './collab.js';
 import { createEditor } from './editor.js';
+import { createRunner } from './runner.js';
 import { cursorEffect, removeRemoteCursor } from './presence.js';
 import { getSyncedVersion } from '@codemirror/collab';
 import './style.css';
@@ -94,6 +95,7 @@ async function openSession(id) {
     }
   };
   client.connect();
+  createRunner($('#runner'), () => view.state.doc.toString());
   // for tests and the curious
   window.__collabd = { view, client, text: () => view.state.doc.toString(), version: () => getSyncedVersion(view.state) };
 }

@@ -102,11 +102,53 @@ test('F3 a page that loses its socket keeps typing, reconnects and merges', asyn
   await a.waitForSelector('#status:not([data-state="online"])');
   await a.keyboard.type('y = 2  # typed offline\n');
   await b.click('.cm-content');
-  await b.keyboard.press('Control+End');
+  await b.keyboard.press('Control+Home'); // elsewhere than a, so the two texts cannot interleave
   await b.keyboard.type('z = 3\n');
   await a.waitForSelector('#status[data-state="online"]', { timeout: 10000 });
   await converged([a, b], s.id, ['x = 1', 'y = 2  # typed offline', 'z = 3']);
   await Promise.all([a.context().close(), b.context().close()]);
+});
+
+async function setDoc(page, text) {
+  await page.evaluate((t) => { const v = window.__collabd.view; v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: t } }); }, text);
+}
+
+async function runAndWait(page, states, timeout = 60000) {
+  await page.click('#run');
+  await page.waitForFunction((ss) => ss.includes(document.querySelector('#runner').dataset.state), states, { timeout });
+  return page.textContent('#output');
+}
+
+test('P1 Run in browser: Pyodide from collabd prints, Stop and the timeout end runaway code', async () => {
+  const s = await createSession(srv);
+  const context = await browser.newContext();
+  await context.addInitScript(() => { localStorage.setItem('collabd.name', 'Runner'); localStorage.setItem('collabd.runTimeoutMs', '3000'); });
+  const page = await context.newPage();
+  const wasm = [];
+  page.on('response', (r) => { if (r.url().endsWith('.wasm')) wasm.push({ type: r.headers()['content-type'], enc: r.headers()['content-encoding'] }); });
+  await page.goto(`${srv.base}/s/${s.id}`);
+  await page.waitForSelector('#status[data-state="online"]');
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP/COEP make the interrupt buffer possible');
+  await setDoc(page, 'print(sum(range(10)))\nimport sys\nprint("oops", file=sys.stderr)\n6 * 7');
+  const out = await runAndWait(page, ['done', 'failed']);
+  assert.match(out, /^45\noops\n42\n$/);
+  assert.equal(await page.textContent('#output .stderr'), 'oops\n');
+  assert.deepEqual(wasm, [{ type: 'application/wasm', enc: 'br' }], 'the wasm came compressed, with its MIME type');
+  // Stop interrupts a busy loop and the panel stays usable
+  await setDoc(page, 'while True:\n    pass');
+  await page.click('#run');
+  await page.waitForTimeout(300);
+  await page.click('#stop');
+  await page.waitForFunction(() => ['stopped', 'failed'].includes(document.querySelector('#runner').dataset.state), null, { timeout: 5000 });
+  assert.match(await page.textContent('#output'), /KeyboardInterrupt/);
+  // the timeout does the same by itself
+  const t0 = Date.now();
+  const timedOut = await runAndWait(page, ['timed out'], 10000);
+  assert.match(timedOut, /timed out after 3 s/);
+  assert.ok(Date.now() - t0 < 8000);
+  await setDoc(page, 'print("still here")');
+  assert.match(await runAndWait(page, ['done']), /still here/);
+  await context.close();
 });
 
 test('F4 every request went to collabd itself', () => {

@@ -1,0 +1,75 @@
+// runner.js: the run panel. "Run in browser" executes the editor's document in Pyodide inside a
+// Web Worker (runner-worker.js), shows stdout and stderr as they come, and stops runaway code:
+// Stop (and the timeout) raise KeyboardInterrupt through the shared interrupt buffer; a program
+// that ignores it within a second has its worker terminated and replaced.
+const TIMEOUT_MS = 30000;
+
+export function createRunner(root, getCode) {
+  const $ = (s) => root.querySelector(s);
+  const out = $('#output'), status = $('#run-status');
+  const timeoutMs = Number(localStorage.getItem('collabd.runTimeoutMs')) || TIMEOUT_MS;
+  let worker = null, interrupt = null, running = null, seq = 0;
+
+  function spawn() {
+    worker = new Worker(new URL('./runner-worker.js', import.meta.url), { type: 'module' });
+    interrupt = globalThis.crossOriginIsolated ? new Uint8Array(new SharedArrayBuffer(1)) : null;
+    if (interrupt) worker.postMessage({ type: 'interrupt-buffer', buffer: interrupt });
+    worker.onmessage = (ev) => onMessage(ev.data);
+    worker.onerror = (e) => { write('stderr', `worker error: ${e.message}\n`); finish(false); };
+  }
+
+  function write(stream, text) {
+    const span = document.createElement('span');
+    span.className = stream;
+    span.textContent = text;
+    out.appendChild(span);
+    out.scrollTop = out.scrollHeight;
+  }
+
+  function setStatus(s) { status.textContent = s; root.dataset.state = s; }
+
+  function finish(ok, note) {
+    if (!running) return;
+    clearTimeout(running.timer); clearTimeout(running.kill);
+    running = null;
+    $('#run').disabled = false; $('#stop').disabled = true;
+    setStatus(note || (ok ? 'done' : 'failed'));
+  }
+
+  function onMessage(m) {
+    if (m.type === 'loading') setStatus('loading Python…');
+    else if (m.type === 'ready') setStatus('running');
+    else if (m.type === 'output') for (const c of m.chunks) write(c.stream, c.text);
+    else if (m.type === 'done' && running && m.id === running.id) {
+      if (!m.ok) write('stderr', m.error + '\n');
+      else if (m.result !== null) write('result', m.result + '\n');
+      finish(m.ok, running.stopped === 'timeout' ? 'timed out' : running.stopped ? 'stopped' : undefined);
+    }
+  }
+
+  function stop(reason) {
+    if (!running) return;
+    running.stopped = reason;
+    setStatus(reason === 'timeout' ? 'timed out' : 'stopping');
+    if (reason === 'timeout') write('stderr', `timed out after ${timeoutMs / 1000} s\n`);
+    if (interrupt) interrupt[0] = 2; // SIGINT: KeyboardInterrupt at the next bytecode check
+    running.kill = setTimeout(() => { // it ignored the interrupt: replace the worker
+      worker.terminate(); worker = null;
+      write('stderr', 'the program did not stop: its worker was replaced\n');
+      finish(false, reason === 'timeout' ? 'timed out' : 'stopped');
+    }, 1000);
+  }
+
+  $('#run').addEventListener('click', () => {
+    if (running) return;
+    if (!worker) spawn();
+    out.replaceChildren();
+    const id = ++seq;
+    running = { id, stopped: false, timer: setTimeout(() => stop('timeout'), timeoutMs) };
+    $('#run').disabled = true; $('#stop').disabled = false;
+    setStatus('running');
+    worker.postMessage({ type: 'run', id, code: getCode() });
+  });
+  $('#stop').addEventListener('click', () => stop('stop'));
+  return { stop };
+}
