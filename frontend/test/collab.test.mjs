@@ -7,6 +7,25 @@ import { EditorState } from '@codemirror/state';
 import { collab } from '@codemirror/collab';
 import { CollabClient } from '../src/collab.js';
 import { startServer, createSession, api } from '../../tests/integration/lib/server.mjs';
+import { expectMessage } from '../../tests/integration/lib/schema.mjs';
+
+// The wire types come from protocol/: every message collab.js sends, and every one it gets,
+// is checked against protocol/schemas/{client,server}/<type>.json.
+const checked = { sent: 0, received: 0, bad: [] };
+class CheckedWebSocket extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    this.on('message', (data) => {
+      checked.received++;
+      try { expectMessage('server', JSON.parse(data.toString())); } catch (e) { checked.bad.push(e.message); }
+    });
+  }
+  send(text) {
+    checked.sent++;
+    try { expectMessage('client', JSON.parse(text)); } catch (e) { checked.bad.push(e.message); }
+    super.send(text);
+  }
+}
 
 // A host that keeps an EditorState: what a headless program (a bot, a test) needs.
 function headless(clientID) {
@@ -32,9 +51,9 @@ test('a Node program joins with collab.js, edits, and converges with another cli
   try {
     const s = await createSession(srv, { language: 'python', content: 'print(1)\n' });
     const ha = headless('bot-a'), hb = headless('bot-b');
-    const seen = [];
-    const a = new CollabClient({ url: `${srv.ws}/ws/${s.id}`, host: ha, userId: 'bot-a', userName: 'Bot A', WebSocket, on: { users: (u) => seen.push(u.length) } });
-    const b = new CollabClient({ url: `${srv.ws}/ws/${s.id}`, host: hb, userId: 'bot-b', userName: 'Bot B', WebSocket });
+    const seen = [], cursors = [];
+    const a = new CollabClient({ url: `${srv.ws}/ws/${s.id}`, host: ha, userId: 'bot-a', userName: 'Bot A', WebSocket: CheckedWebSocket, on: { users: (u) => seen.push(u.length) } });
+    const b = new CollabClient({ url: `${srv.ws}/ws/${s.id}`, host: hb, userId: 'bot-b', userName: 'Bot B', WebSocket: CheckedWebSocket, on: { cursor: (m) => cursors.push(m) } });
     a.connect(); b.connect();
     await until(() => a.status === 'online' && b.status === 'online');
     assert.equal(ha.getState().doc.toString(), 'print(1)\n');
@@ -45,6 +64,10 @@ test('a Node program joins with collab.js, edits, and converges with another cli
     assert.equal(ha.getState().doc.toString(), await doc());
     assert.match(await doc(), /^# a\nprint\(1\)\nprint\(2\)\n$/);
     assert.ok(seen.includes(2), 'the user list reached both participants');
+    a.sendCursor([{ anchor: 2, head: 3 }], 0);
+    await until(() => cursors.length > 0);
+    assert.deepEqual(cursors[0].ranges, [{ anchor: 2, head: 3 }]);
+    assert.equal(cursors[0].userName, 'Bot A');
     // the socket drops: the client reconnects by itself and resumes from its version
     a.ws.close();
     await until(() => a.status !== 'online');
@@ -52,5 +75,7 @@ test('a Node program joins with collab.js, edits, and converges with another cli
     await until(() => a.status === 'online' && !a.inFlight, 8000);
     await until(() => hb.getState().doc.toString().startsWith('# offline\n'));
     a.close(); b.close();
+    assert.deepEqual(checked.bad, [], 'every message matches its schema in protocol/');
+    assert.ok(checked.sent >= 4 && checked.received >= 8, JSON.stringify(checked));
   } finally { await srv.stop(); }
 });

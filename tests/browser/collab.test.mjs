@@ -86,8 +86,11 @@ test('F2 two pages type into one session and converge; remote cursors carry name
   await b.waitForFunction(() => [...document.querySelectorAll('.cd-remote-name')].some((e) => e.textContent === 'Ada'));
   assert.match(await a.textContent('#users'), /Bob/);
   mkdirSync(artifacts, { recursive: true });
-  await a.screenshot({ path: join(artifacts, 'pair-ada.png') });
-  await b.screenshot({ path: join(artifacts, 'pair-bob.png') });
+  const shots = await Promise.all([a.screenshot(), b.screenshot()]);
+  const side = await browser.newPage({ viewport: { width: 1600, height: 600 } });
+  await side.setContent(`<body style="margin:0;display:flex">${shots.map((p) => `<img src="data:image/png;base64,${p.toString('base64')}">`).join('')}</body>`);
+  await side.screenshot({ path: join(artifacts, 'pair-programming.png') }); // the two pages side by side
+  await side.close();
   await Promise.all([a.context().close(), b.context().close()]);
 });
 
@@ -106,6 +109,23 @@ test('F3 a page that loses its socket keeps typing, reconnects and merges', asyn
   await b.keyboard.type('z = 3\n');
   await a.waitForSelector('#status[data-state="online"]', { timeout: 10000 });
   await converged([a, b], s.id, ['x = 1', 'y = 2  # typed offline', 'z = 3']);
+  await Promise.all([a.context().close(), b.context().close()]);
+});
+
+test('F5 undo only undoes your own edits', async () => {
+  const s = await createSession(srv);
+  const a = await openPage(s.id, 'Ada');
+  const b = await openPage(s.id, 'Bob');
+  await a.click('.cm-content');
+  await a.keyboard.type('mine = 1');
+  await converged([a, b], s.id, ['mine = 1']);
+  await b.click('.cm-content');
+  await b.keyboard.press('Control+Home');
+  await b.keyboard.type('theirs = 2\n');
+  await converged([a, b], s.id, ['theirs = 2\nmine = 1']);
+  await a.keyboard.press('Control+z');
+  const doc = await converged([a, b], s.id, ['theirs = 2']);
+  assert.ok(!doc.includes('mine = 1'), `Ada's edit undone: ${JSON.stringify(doc)}`);
   await Promise.all([a.context().close(), b.context().close()]);
 });
 
