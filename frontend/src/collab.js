@@ -30,7 +30,7 @@ export class CollabClient {
     this.WS = WS; this.on = on;
     this.ws = null; this.status = 'idle'; this.inFlight = false; this.synced = false;
     this.attempt = 0; this.timer = null; this.closed = false; this.users = new Map();
-    this.me = null; this.pendingCursor = null; this.heldCursors = null;
+    this.me = null; this.pendingCursor = null; this.heldCursors = null; this.keepOnReset = false;
   }
 
   connect() {
@@ -96,7 +96,9 @@ export class CollabClient {
         const st = this.host.getState();
         if (!msg.resumed) {
           // a fresh document: whatever was typed offline and not confirmed cannot be merged
-          const kept = st && this.synced && sendableUpdates(st).length ? st.doc.toString() : null;
+          const kept = st && (this.synced || this.keepOnReset) && sendableUpdates(st).length ? st.doc.toString() : null;
+          this.keepOnReset = false;
+          this.pendingCursor = null; // its positions were in the old document
           this.host.reset(msg.doc, msg.version, kept);
         }
         this.synced = true; this.attempt = 0; this.me = msg.you;
@@ -127,7 +129,9 @@ export class CollabClient {
       case 'error':
         this.inFlight = false;
         this.on.error?.(msg);
-        if (msg.code === 'resync') { this.synced = false; this.ws?.close(); } // reconnect for a full sync
+        if (msg.code === 'resync') { // our base fell out of the history: reconnect for a full sync, keeping our text
+          this.synced = false; this.keepOnReset = true; this.ws?.close();
+        }
         break;
       default: break;
     }

@@ -256,7 +256,12 @@ int cd_auth_push(struct cd_auth *a, uint64_t base, struct cd_update *updates, si
         a->version++;
         res->accepted++;
     }
-    while (a->hlen > a->lim.history_max || (a->hlen > 1 && a->hbytes > a->lim.history_bytes_max))
+    /* Fold the oldest into the snapshot, but never the updates of this push: the caller still
+     * has to broadcast them (so one push may leave the history up to 100 entries, or one push's
+     * bytes, over the limits until the next push). */
+    while (
+        (a->hlen > a->lim.history_max || (a->hlen > 1 && a->hbytes > a->lim.history_bytes_max)) &&
+        cd_auth_oldest(a) < res->first)
         drop_oldest(a);
 out:
     if (fresh)

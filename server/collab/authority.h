@@ -19,7 +19,7 @@
 
 struct cd_auth_limits {
     size_t max_doc;           /* UTF-16 units */
-    size_t history_max;       /* updates kept */
+    size_t history_max;       /* updates kept (a push's own updates are always kept) */
     size_t history_bytes_max; /* serialised bytes kept */
 };
 

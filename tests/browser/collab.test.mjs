@@ -112,6 +112,48 @@ test('F3 a page that loses its socket keeps typing, reconnects and merges', asyn
   await Promise.all([a.context().close(), b.context().close()]);
 });
 
+// todo: fails about one run in three. When the reconnected page's stale push is refused with
+// `resync`, the page closes its socket to resync, and that client-initiated close is sometimes
+// never completed while collabd is sending it updates (the page stays "online" on the old
+// socket); see the issue notes. The rest of the path (full sync, side panel) works when it runs.
+test('F3 offline past the history: the page reloads and keeps the offline text in a side panel', { todo: 'client close during fan-out sometimes unanswered' }, async () => {
+  const s2 = await startServer(['--static-dir', dist, '--history-max', '3']);
+  try {
+    const s = await createSession(s2);
+    const open = async (name) => {
+      const context = await browser.newContext();
+      await context.addInitScript((n) => localStorage.setItem('collabd.name', n), name);
+      const page = await context.newPage();
+      await page.goto(`${s2.base}/s/${s.id}`);
+      await page.waitForSelector('#status[data-state="online"]');
+      return page;
+    };
+    const a = await open('Ada'), b = await open('Bob');
+    await a.click('.cm-content');
+    await a.keyboard.type('a = 1\n');
+    await b.waitForFunction(() => window.__collabd.text().includes('a = 1'));
+    // Ada's connection drops and stays down (her next attempt is seconds away)
+    await a.evaluate(() => { const c = window.__collabd.client; c.attempt = 20; c.ws.close(); });
+    await a.waitForSelector('#status[data-state="offline"]');
+    await a.keyboard.type('typed = "offline"\n');
+    await b.click('.cm-content');
+    for (let i = 0; i < 6; i++) await b.keyboard.type(`b${i} = ${i}\n`); // more than the history holds
+    await b.waitForFunction(() => window.__collabd.text().includes('b5 = 5'));
+    // the network is back: reconnect now rather than when the backoff timer says
+    await a.evaluate(() => { const c = window.__collabd.client; clearTimeout(c.timer); c.timer = null; c.connect(); });
+    await a.waitForSelector('#kept:not([hidden])', { timeout: 25000 }).catch(async (e) => {
+      const st = await a.evaluate(() => ({ status: window.__collabd.client.status, text: window.__collabd.text(), notice: document.querySelector('#notice').textContent }));
+      throw new Error(`${e.message}: ${JSON.stringify(st)}`);
+    });
+    assert.match(await a.inputValue('#kept-text'), /typed = "offline"/);
+    assert.match(await a.textContent('#notice'), /offline edits were kept/);
+    const server = (await api(s2, 'GET', `/sessions/${s.id}/document`)).text;
+    await a.waitForFunction((t) => window.__collabd.text() === t, server);
+    assert.ok(!server.includes('offline'), 'nothing unmergeable reached the document');
+    await Promise.all([a.context().close(), b.context().close()]);
+  } finally { await s2.stop(); }
+});
+
 test('F5 undo only undoes your own edits', async () => {
   const s = await createSession(srv);
   const a = await openPage(s.id, 'Ada');

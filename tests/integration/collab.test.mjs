@@ -190,6 +190,24 @@ test('C5 cursors are coalesced for a reader that fell behind; updates never are'
   } finally { await s2.stop(); }
 });
 
+test('C6 a push of more updates than --history-max is broadcast whole (the history trims later)', async () => {
+  const s2 = await startServer(['--history-max', '2']);
+  try {
+    const s = await createSession(s2);
+    const a = await Client.open(s2, s.id, '?userId=a');
+    await a.next('sync');
+    const updates = ['1', '2', '3', '4', '5'].map((t, i) => ({ clientID: 'ca', changes: i ? [i, [0, t]] : [[0, t]] }));
+    a.send({ type: 'push', version: 0, updates });
+    for (let v = 1; v <= 5; v++) assert.equal((await a.next('update')).version, v);
+    a.send({ type: 'push', version: 5, updates: [{ clientID: 'ca', changes: [5, [0, '6']] }] });
+    assert.equal((await a.next('update')).version, 6);
+    const info = (await api(s2, 'GET', `/sessions/${s.id}`)).json;
+    assert.equal(info.memory.historyEntries, 2);
+    assert.equal((await api(s2, 'GET', `/sessions/${s.id}/document`)).text, '123456');
+    await a.close();
+  } finally { await s2.stop(); }
+});
+
 test('C6 document size cap', async () => {
   const { a, b } = await pair();
   a.send({ type: 'push', version: 0, updates: [{ clientID: 'ca', changes: [[0, 'x'.repeat(2001)]] }] });

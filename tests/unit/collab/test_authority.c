@@ -122,6 +122,22 @@ static void test_refusals_change_nothing(void)
     CD_CHECK_INT(cd_auth_history_len(a), 3);
     CD_CHECK_INT(cd_auth_oldest(a), 2);
     CD_CHECK_INT(push1(a, 1, "E", "[6,[0,\"x\"]]", &r), CD_ESTALE);
+    /* a push of more updates than the history holds: every one of them stays readable for the
+     * broadcast that follows (the history is trimmed on the next push) */
+    struct cd_auth *b;
+    struct cd_auth_limits tiny = {100, 3, 1 << 20};
+    CD_CHECK_INT(cd_auth_new(&tiny, NULL, 0, &b), CD_OK);
+    struct cd_update five[5] = {upd("F", "[[0,\"1\"]]"), upd("F", "[1,[0,\"2\"]]"),
+                                upd("F", "[2,[0,\"3\"]]"), upd("F", "[3,[0,\"4\"]]"),
+                                upd("F", "[4,[0,\"5\"]]")};
+    CD_CHECK_INT(cd_auth_push(b, 0, five, 5, 0, &r, err, sizeof(err)), CD_OK);
+    CD_CHECK_INT(r.accepted, 5);
+    for (size_t k = 0; k < r.accepted; k++)
+        CD_CHECK(cd_auth_entry(b, r.first + k) != NULL);
+    CD_CHECK_INT(push1(b, 5, "G", "[5]", &r), CD_OK);
+    CD_CHECK_INT(cd_auth_history_len(b), 3);
+    CD_CHECK(doc_is(b, "12345"));
+    cd_auth_free(b);
     size_t pos;
     CD_CHECK_INT(cd_auth_map_pos(a, 1, 0, 1, &pos), CD_ESTALE);
     CD_CHECK(cd_auth_mem(a) > 0);
