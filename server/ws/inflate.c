@@ -66,7 +66,7 @@ static void on_tick(uv_timer_t *t)
      * our callback never comes and the queue waits for unrelated traffic (seen: an editor stuck
      * eight updates behind, forever). Flush again every connection that still has output. */
     for (struct cd_conn *c = server->rooms->all; c; c = c->all_next)
-        if (c->qlen || (c->close_code && c->close_code != CD_CLOSE_SLOW_CONSUMER))
+        if (c->qlen || c->peer_closed || (c->close_code && c->close_code != CD_CLOSE_SLOW_CONSUMER))
             cd_writer_kick(c);
     if (lws_service_adjust_timeout(server->lws, 1, 0) != 0)
         return;

@@ -318,6 +318,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return on_established(srv, c, wsi);
     case LWS_CALLBACK_RECEIVE:
         return on_receive(c, wsi, in, len);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* lws answers the close from its POLLOUT handler; anything we wrote after it would break
+         * the closing handshake, and lws 4.1.6 on libuv may drop the POLLOUT request it makes
+         * here, so drop our queue and ask again from outside the callback (writer.c). */
+        if (c->srv)
+            cd_conn_peer_closed(c);
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c->srv ? cd_writer_on_writable(c) : -1;
     case LWS_CALLBACK_CLOSED:

@@ -130,9 +130,16 @@ static void drop_queued_presence(struct cd_conn *c, uint64_t seq)
     }
 }
 
+void cd_conn_peer_closed(struct cd_conn *c)
+{
+    c->peer_closed = 1;
+    drop_queue(c);
+    cd_writer_kick(c);
+}
+
 int cd_conn_send(struct cd_conn *c, struct cd_msg *m)
 {
-    if (c->close_code == CD_CLOSE_SLOW_CONSUMER)
+    if (c->close_code == CD_CLOSE_SLOW_CONSUMER || c->peer_closed)
         return CD_ELIMIT;
     if (m->presence_of && c->qlen)
         drop_queued_presence(c, m->presence_of);

@@ -66,6 +66,7 @@ struct cd_conn {
     int write_noted;  /* in writer.c's list of connections with output to flush */
     int text_written; /* the last write went through lws_write() (it may still be compressing) */
     int write_failed; /* a write outside lws callbacks failed: lws is closing the connection */
+    int peer_closed;  /* the client sent a close frame: lws answers it; we write nothing more */
     /* close after the queue drains */
     int close_code;
     char close_reason[96];
@@ -110,6 +111,8 @@ int cd_conn_send_json(struct cd_conn *c, const cJSON *o);
 void cd_conn_send_error(struct cd_conn *c, const char *code, const char *message, const cJSON *ref);
 /* Queue m for every joined connection of room r except skip (may be NULL). */
 void cd_room_broadcast(struct cd_room *r, struct cd_msg *m, const struct cd_conn *skip);
+/* The client started the closing handshake: drop what c has queued and send nothing more. */
+void cd_conn_peer_closed(struct cd_conn *c);
 /* Ask c to close with code/reason once its queue has drained. */
 void cd_conn_close_after_flush(struct cd_conn *c, int code, const char *reason);
 /* The user object {connId, userId, userName, color, readOnly} of c (new cJSON). */

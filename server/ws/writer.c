@@ -102,6 +102,10 @@ static void flush_one(struct cd_conn *c)
 {
     if (!c->srv || c->write_failed || c->close_code == CD_CLOSE_SLOW_CONSUMER)
         return;
+    if (c->peer_closed) { /* lws writes the close answer when POLLOUT comes */
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
     if (c->qlen && drain(c, 0) < 0) {
         /* the socket failed outside any lws callback: have lws close it from its own loop */
         c->write_failed = 1;
@@ -242,6 +246,8 @@ int cd_writer_on_writable(struct cd_conn *c)
 {
     if (c->write_failed || c->close_code == CD_CLOSE_SLOW_CONSUMER)
         return -1;
+    if (c->peer_closed)
+        return 0;
     if (c->close_code && !c->qlen)
         return write_close(c);
     if (drain(c, 1) < 0)
