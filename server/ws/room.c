@@ -130,6 +130,16 @@ static void drop_queued_presence(struct cd_conn *c, uint64_t seq)
     }
 }
 
+void cd_conn_pop_written(struct cd_conn *c)
+{
+    struct cd_msg *m = c->q[c->qhead];
+    c->qhead = (c->qhead + 1) % c->qalloc;
+    c->qlen--;
+    c->qbytes -= m->len;
+    c->srv->n.ws_msgs_out++;
+    cd_msg_unref(m);
+}
+
 void cd_conn_peer_closed(struct cd_conn *c)
 {
     c->peer_closed = 1;

@@ -111,6 +111,9 @@ int cd_conn_send_json(struct cd_conn *c, const cJSON *o);
 void cd_conn_send_error(struct cd_conn *c, const char *code, const char *message, const cJSON *ref);
 /* Queue m for every joined connection of room r except skip (may be NULL). */
 void cd_room_broadcast(struct cd_room *r, struct cd_msg *m, const struct cd_conn *skip);
+/* The message at the head of c's queue (c->q[c->qhead], qlen > 0) is on the wire: drop it
+ * from the queue and count it (writer.c). */
+void cd_conn_pop_written(struct cd_conn *c);
 /* The client started the closing handshake: drop what c has queued and send nothing more. */
 void cd_conn_peer_closed(struct cd_conn *c);
 /* Ask c to close with code/reason once its queue has drained. */

@@ -43,16 +43,6 @@ static size_t frame_header(unsigned char *h, size_t len)
     return 4;
 }
 
-static void pop(struct cd_conn *c)
-{
-    struct cd_msg *m = c->q[c->qhead];
-    c->qhead = (c->qhead + 1) % c->qalloc;
-    c->qlen--;
-    c->qbytes -= m->len;
-    c->srv->n.ws_msgs_out++;
-    cd_msg_unref(m);
-}
-
 /* Write from c's queue while the socket takes it (at most ROUNDS_PER_FLUSH sends).
  * in_cb: inside c's writable callback. Returns 0, or -1 if the connection failed. */
 static int drain(struct cd_conn *c, int in_cb)
@@ -73,7 +63,7 @@ static int drain(struct cd_conn *c, int in_cb)
                 return 0;
             if (lws_write(wsi, cd_msg_payload(m), m->len, LWS_WRITE_TEXT) < (int)m->len)
                 return -1;
-            pop(c);
+            cd_conn_pop_written(c);
             c->text_written = 1;
             if (lws_send_pipe_choked(wsi))
                 return 0;
@@ -87,7 +77,7 @@ static int drain(struct cd_conn *c, int in_cb)
             off += frame_header(p + off, m->len);
             memcpy(p + off, cd_msg_payload(m), m->len);
             off += m->len;
-            pop(c);
+            cd_conn_pop_written(c);
         }
         /* LWS_WRITE_HTTP on a WebSocket connection: the bytes go out as they are */
         if (lws_write(wsi, p, off, LWS_WRITE_HTTP) < (int)off)
