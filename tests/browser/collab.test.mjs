@@ -27,15 +27,18 @@ after(async () => {
   await srv?.stop();
 });
 
-async function openPage(sessionId, name) {
+// A page of its own browser context, on server (default: the shared one), with name and any
+// further localStorage entries set before the page's scripts run, joined to the session.
+async function openPage(sessionId, name, { server = srv, storage = {} } = {}) {
   const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
-  await context.addInitScript((n) => localStorage.setItem('collabd.name', n), name);
+  await context.addInitScript((kv) => { for (const [k, v] of Object.entries(kv)) localStorage.setItem(k, v); },
+    { 'collabd.name': name, ...storage });
   const page = await context.newPage();
-  const origins = [srv.base, srv.ws];
+  const origins = [server.base, server.ws];
   page.on('request', (r) => { if (!origins.some((o) => r.url().startsWith(o))) foreign.push(r.url()); });
-  page.on('websocket', (ws) => { if (!ws.url().startsWith(srv.ws)) foreign.push(ws.url()); });
+  page.on('websocket', (ws) => { if (!ws.url().startsWith(server.ws)) foreign.push(ws.url()); });
   page.on('pageerror', (e) => foreign.push(`page error: ${e.message}`));
-  await page.goto(`${srv.base}/s/${sessionId}`);
+  await page.goto(`${server.base}/s/${sessionId}`);
   await page.waitForSelector('#status[data-state="online"]');
   return page;
 }
@@ -112,7 +115,7 @@ test('F3 a page that loses its socket keeps typing, reconnects and merges', asyn
   await Promise.all([a.context().close(), b.context().close()]);
 });
 
-// todo: fails about one run in three. When the reconnected page's stale push is refused with
+// todo: failed 1 run in 8 after the peer-close fix (4 in 8 before). When the reconnected page's stale push is refused with
 // `resync`, the page closes its socket to resync, and that client-initiated close is sometimes
 // never completed while collabd is sending it updates (the page stays "online" on the old
 // socket); see the issue notes. The rest of the path (full sync, side panel) works when it runs.
@@ -120,15 +123,7 @@ test('F3 offline past the history: the page reloads and keeps the offline text i
   const s2 = await startServer(['--static-dir', dist, '--history-max', '3']);
   try {
     const s = await createSession(s2);
-    const open = async (name) => {
-      const context = await browser.newContext();
-      await context.addInitScript((n) => localStorage.setItem('collabd.name', n), name);
-      const page = await context.newPage();
-      await page.goto(`${s2.base}/s/${s.id}`);
-      await page.waitForSelector('#status[data-state="online"]');
-      return page;
-    };
-    const a = await open('Ada'), b = await open('Bob');
+    const a = await openPage(s.id, 'Ada', { server: s2 }), b = await openPage(s.id, 'Bob', { server: s2 });
     await a.click('.cm-content');
     await a.keyboard.type('a = 1\n');
     await b.waitForFunction(() => window.__collabd.text().includes('a = 1'));
@@ -183,6 +178,8 @@ async function runAndWait(page, states, timeout = 60000) {
 
 test('P1 Run in browser: Pyodide from collabd prints, Stop and the timeout end runaway code', async () => {
   const s = await createSession(srv);
+  // its own context, not openPage(): an interrupted run leaves Pyodide's webloop reporting the
+  // KeyboardInterrupt as an unhandled error, which openPage would count as a page error
   const context = await browser.newContext();
   await context.addInitScript(() => { localStorage.setItem('collabd.name', 'Runner'); localStorage.setItem('collabd.runTimeoutMs', '3000'); });
   const page = await context.newPage();
