@@ -8,7 +8,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
-      libcjson-dev uuid-dev libssl-dev)
+      libcjson-dev uuid-dev libssl-dev python3-dev libpython3-dev libseccomp-dev)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(clang libclang-rt-14-dev clang-format valgrind chromium)
 fi

@@ -13,7 +13,9 @@
 #include "core/log.h"
 #include "core/server.h"
 #include "http/http.h"
+#include "pyexec/pool.h"
 #include "store/store.h"
+#include "util/error.h"
 #include "ws/inflate.h"
 #include "ws/writer.h"
 #include "ws/room.h"
@@ -23,6 +25,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 struct app {
@@ -64,6 +67,8 @@ static void on_drain_tick(uv_timer_t *t)
     cd_logf(CD_LOG_INFO, NULL, "shutdown: stopping the server");
     uv_timer_stop(t);
     lws_context_destroy(a->srv.lws); /* inside the loop, as lws wants for foreign loops */
+    cd_pyexec_stop(a->srv.py);
+    a->srv.py = NULL;
     cd_inflate_cleanup();
     cd_writer_cleanup();
     close_handles(a);
@@ -89,6 +94,22 @@ static void on_signal(uv_signal_t *h, int signum)
     a->srv.ready = 0;
     a->tell_at = cd_mono_ms() + (uint64_t)a->srv.cfg.drain_delay_ms;
     uv_timer_start(&a->drain, on_drain_tick, 0, 20);
+}
+
+/* collabd-py: configured, or beside this executable. */
+static void worker_path(const struct cd_config *c, char *out, size_t size)
+{
+    if (c->py_worker_bin[0]) {
+        snprintf(out, size, "%s", c->py_worker_bin);
+        return;
+    }
+    char self[1024];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(out, size, "%s/collabd-py", n > 0 ? self : ".");
 }
 
 static void lws_log(int level, const char *line)
@@ -131,6 +152,14 @@ int main(int argc, char **argv)
         goto fail_loop;
     }
 
+    /* the Python zygote is forked before lws opens any socket, so it inherits none */
+    char pybin[1100];
+    worker_path(&srv->cfg, pybin, sizeof(pybin));
+    int pyrc = cd_pyexec_start(&srv->py, &a.loop, &srv->cfg, pybin);
+    if (pyrc && pyrc != CD_EUNAVAIL)
+        cd_logf(CD_LOG_ERROR, NULL, "python: cannot start the pool (%s): server-side runs off",
+                cd_strerror(pyrc));
+
     static struct lws_protocols protocols[3];
     cd_http_protocol(&protocols[0], srv);
     cd_ws_protocol(&protocols[1], srv);
@@ -169,7 +198,7 @@ int main(int argc, char **argv)
                 "collabd: cannot listen on %s:%ld (port in use, or the libuv event "
                 "library plugin missing: install libwebsockets-evlib-uv)\n",
                 srv->cfg.host, srv->cfg.port);
-        goto fail_store;
+        goto fail_py;
     }
     srv->vhost = lws_get_vhost_by_name(srv->lws, "collabd");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : (int)srv->cfg.port;
@@ -180,7 +209,7 @@ int main(int argc, char **argv)
         cd_writer_cleanup();
         lws_context_destroy(srv->lws);
         srv->lws = NULL;
-        goto fail_store;
+        goto fail_py;
     }
     uv_signal_init(&a.loop, &a.sigint);
     uv_signal_init(&a.loop, &a.sigterm);
@@ -202,7 +231,9 @@ int main(int argc, char **argv)
     srv->lws = NULL;
     rc = 0;
     cd_logf(CD_LOG_INFO, NULL, "stopped");
-fail_store:
+fail_py:
+    cd_pyexec_stop(srv->py); /* NULL after a normal stop */
+    srv->py = NULL;
     cd_store_free(srv->store);
 fail_loop:
     if (srv->lws == NULL && rc) {

@@ -65,6 +65,20 @@ static const struct opt opts[] = {
     S(collab_mode, "stale pushes: rebase (over each newer update) or reject (client pulls)"),
     I(rate_limit, 1, 1000000, "WebSocket messages per second per connection"),
     I(rate_burst, 1, 10000000, "burst allowance of the WebSocket rate limit"),
+    I(py_enabled, 0, 1, "server-side Python: 1 on, 0 off"),
+    I(py_workers, 1, 4096, "most Python worker processes (one per active context)"),
+    I(py_queue_max, 0, 1000000, "Python runs waiting for a worker before 503"),
+    I(py_timeout_ms, 10, 3600000, "wall-clock limit of a Python run when none is asked, ms"),
+    I(py_timeout_max_ms, 10, 3600000, "largest timeout a request may ask for, ms"),
+    I(py_input_timeout_ms, 10, 3600000, "how long input() waits for an answer, ms"),
+    Z(py_memory, 16L << 20, 1L << 40, "address-space limit of a Python worker, bytes"),
+    I(py_cpu_seconds, 1, 1000000, "CPU seconds a Python worker may use over its life"),
+    Z(py_output_max, 1024, 1L << 30, "stdout+stderr bytes of one run before it is stopped"),
+    I(py_idle_seconds, 1, 604800, "seconds an unused Python context keeps its worker"),
+    I(py_uid, 1, 4294967294L, "uid/gid of the workers when collabd runs as root"),
+    S(py_sandbox_dir, "directory holding each Python context's working directory"),
+    S(py_worker_bin, "path of collabd-py (empty: beside the collabd executable)"),
+    S(py_token, "execution token every server-side run must present (empty: none)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -94,6 +108,18 @@ void cd_config_defaults(struct cd_config *c)
     snprintf(c->collab_mode, sizeof(c->collab_mode), "rebase");
     c->rate_limit = 100;
     c->rate_burst = 200;
+    c->py_enabled = 1;
+    c->py_workers = 8;
+    c->py_queue_max = 256;
+    c->py_timeout_ms = 30000;
+    c->py_timeout_max_ms = 120000;
+    c->py_input_timeout_ms = 300000;
+    c->py_memory = 1L << 30;
+    c->py_cpu_seconds = 600;
+    c->py_output_max = 1L << 20;
+    c->py_idle_seconds = 600;
+    c->py_uid = 65534;
+    snprintf(c->py_sandbox_dir, sizeof(c->py_sandbox_dir), "sandbox");
 }
 
 /* Parse a decimal integer with an optional k/m/g suffix (OPT_SIZE only). */
@@ -300,6 +326,10 @@ int cd_config_load(struct cd_config *c, int argc, char **argv)
     }
     if (strcmp(c->collab_mode, "rebase") && strcmp(c->collab_mode, "reject")) {
         fprintf(stderr, "collabd: collab_mode must be rebase or reject\n");
+        return CD_EINVAL;
+    }
+    if (c->py_timeout_ms > c->py_timeout_max_ms) {
+        fprintf(stderr, "collabd: py_timeout_ms is over py_timeout_max_ms\n");
         return CD_EINVAL;
     }
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&

@@ -35,6 +35,21 @@ struct cd_config {
     char collab_mode[16]; /* "rebase" (default) or "reject" stale pushes */
     long rate_limit;      /* messages per second per WebSocket connection */
     long rate_burst;      /* bucket size of the rate limit */
+    /* server-side Python (pyexec/) */
+    long py_enabled;          /* 0: no server-side execution at all */
+    long py_workers;          /* most worker processes at once (one per active context) */
+    long py_queue_max;        /* runs waiting for a worker before new ones get 503 */
+    long py_timeout_ms;       /* wall-clock time of a run when the request names none */
+    long py_timeout_max_ms;   /* the most a request may ask for */
+    long py_input_timeout_ms; /* how long input() waits for the person to answer */
+    long py_memory;           /* address-space limit of a worker, bytes */
+    long py_cpu_seconds;      /* CPU-time limit of a worker over its life */
+    long py_output_max;       /* stdout + stderr bytes of one run before it is stopped */
+    long py_idle_seconds;     /* an unused context gives its worker back after this */
+    long py_uid;              /* the workers' uid and gid when collabd runs as root */
+    char py_sandbox_dir[512]; /* one directory per context below this */
+    char py_worker_bin[512];  /* collabd-py; empty: next to the collabd executable */
+    char py_token[128];       /* when set, every server-side run must present it */
 };
 
 /* Fill c with the defaults. */

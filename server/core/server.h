@@ -16,6 +16,7 @@ struct lws_vhost;
 struct uv_loop_s;
 struct cd_store;
 struct cd_rooms;
+struct cd_pyexec;
 
 struct cd_counters {
     uint64_t http_requests;
@@ -38,6 +39,7 @@ struct cd_server {
     struct lws_vhost *vhost;
     struct cd_store *store;
     struct cd_rooms *rooms;
+    struct cd_pyexec *py; /* server-side Python, or NULL when off */
     uint64_t started_mono_ms;
     uint64_t started_wall_ms;
     int port;     /* the port actually bound */

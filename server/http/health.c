@@ -4,6 +4,7 @@
  */
 #include "core/clock.h"
 #include "routes.h"
+#include "pyexec/pool.h"
 #include "store/store.h"
 #include "ws/room.h"
 
@@ -22,6 +23,7 @@ int cd_health_get(struct cd_http_req *r)
     cJSON *store = cJSON_AddObjectToObject(o, "store");
     cJSON_AddStringToObject(store, "type", srv->store->ops->name);
     cJSON_AddStringToObject(store, "status", "ok");
+    cJSON_AddItemToObject(o, "python", cd_pyexec_health(srv->py));
     cJSON *counts = cJSON_AddObjectToObject(o, "counts");
     cJSON_AddNumberToObject(counts, "sessions", (double)srv->store->ops->count(srv->store));
     cJSON_AddNumberToObject(counts, "connections", (double)srv->rooms->n);

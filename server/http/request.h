@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 struct lws;
+struct cd_http_run;
 
 #define CD_HTTP_CHUNK (64 * 1024) /* bytes written per writable callback */
 
@@ -49,6 +50,7 @@ struct cd_http_req {
     int writing;       /* out holds a response to write */
     int close_pending; /* response written; close at the next writable callback */
     int serving_file;
+    struct cd_http_run *run; /* a server-side Python run answering this request (execute.c) */
 };
 
 /* Respond with status and a JSON body (o is consumed; may be NULL for no body). */
@@ -62,6 +64,10 @@ int cd_http_send(struct cd_http_req *r, int status, const char *ctype, const cha
 /* Serve a file from disk (static files, docs); path must already be validated. */
 int cd_http_file(struct cd_http_req *r, const char *fs_path, const char *ctype,
                  const char *extra_headers);
+/* The peer's address as text into out (size bytes); "unknown" if lws cannot tell. */
+void cd_http_peer(struct cd_http_req *r, char *out, size_t size);
+/* The request is going away (connection closed): let go of what it waits for. */
+void cd_http_run_abandon(struct cd_http_req *r);
 /* Value of a query argument (borrowed from buf) or NULL. */
 const char *cd_http_arg(struct cd_http_req *r, const char *name_eq, char *buf, int size);
 

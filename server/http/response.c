@@ -143,3 +143,11 @@ const char *cd_http_arg(struct cd_http_req *r, const char *name_eq, char *buf, i
 {
     return lws_get_urlarg_by_name(r->wsi, name_eq, buf, size);
 }
+
+void cd_http_peer(struct cd_http_req *r, char *out, size_t size)
+{
+    out[0] = '\0';
+    lws_get_peer_simple(r->wsi, out, size);
+    if (!out[0])
+        snprintf(out, size, "unknown");
+}

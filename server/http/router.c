@@ -40,6 +40,10 @@ static const struct route routes[] = {
     {CD_GET | CD_HEAD, "/health", cd_health_get, 0},
     {CD_GET | CD_HEAD, "/api/health", cd_health_get, 0},
     {CD_GET | CD_HEAD, "/api/status", cd_health_get, 0},
+    {CD_POST, "/api/execute", cd_execute_post, 1},
+    {CD_POST, "/api/execute-raw", cd_execute_raw_post, 0},
+    {CD_POST, "/api/reset", cd_execute_reset_post, 1},
+    {CD_GET | CD_HEAD, "/api/packages", cd_execute_packages_get, 0},
     {CD_GET | CD_HEAD, "/docs", cd_docs_get, 0},
     {CD_GET | CD_HEAD, "/openapi.json", cd_openapi_get, 0},
 };
@@ -126,6 +130,7 @@ static void allow_header(int allowed, char *out, size_t size)
 static void request_reset(struct cd_http_req *r, struct cd_server *srv, struct lws *wsi)
 {
     static uint64_t seq;
+    cd_http_run_abandon(r);
     cd_buf_cleanup(&r->body);
     cd_buf_cleanup(&r->out);
     memset(r, 0, sizeof(*r));
@@ -355,6 +360,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (r) {
+            cd_http_run_abandon(r);
             cd_buf_cleanup(&r->body);
             cd_buf_cleanup(&r->out);
             r->active = 0;

@@ -119,3 +119,49 @@ int cd_token_valid(const char *s, size_t n, size_t max)
     }
     return 1;
 }
+
+/* 1 if s[i..n) could become a well-formed sequence with more bytes. */
+static int incomplete_prefix(const unsigned char *s, size_t n, size_t i)
+{
+    unsigned char c = s[i];
+    size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || n - i >= len || c == 0xC0 || c == 0xC1 || c > 0xF4)
+        return 0;
+    for (size_t k = i + 1; k < n; k++)
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+    if (n - i >= 2) { /* the second byte decides overlongs, surrogates and > U+10FFFF */
+        unsigned char d = s[i + 1];
+        if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d > 0x9F) || (c == 0xF0 && d < 0x90) ||
+            (c == 0xF4 && d > 0x8F))
+            return 0;
+    }
+    return 1;
+}
+
+size_t cd_utf8_repair(const char *s, size_t n, char *out, size_t *tail)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t o = 0;
+    *tail = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0;
+        size_t k = decode(u, n, i, &cp);
+        if (k) {
+            memcpy(out + o, s + i, k);
+            o += k;
+            i += k;
+            continue;
+        }
+        if (incomplete_prefix(u, n, i)) {
+            *tail = n - i;
+            break;
+        }
+        memcpy(out + o, "\xEF\xBF\xBD", 3);
+        o += 3;
+        i++;
+        while (i < n && (u[i] & 0xC0) == 0x80 && !decode(u, n, i, &cp))
+            i++; /* one replacement for a malformed sequence's continuation bytes */
+    }
+    return o;
+}

@@ -17,6 +17,11 @@ size_t cd_utf8_prefix(const char *s, size_t n, size_t max_bytes);
  * NUL-terminated result into out (outsize bytes). Returns the byte length written; 0 if
  * nothing printable remains or the input is not valid UTF-8. */
 size_t cd_sanitize_name(const char *s, size_t n, size_t max_chars, char *out, size_t outsize);
+/* Repair untrusted bytes into well-formed UTF-8 (program output): each malformed sequence
+ * becomes U+FFFD. out must hold 3 * n bytes. A sequence cut by the end of the input is not
+ * replaced but left out: *tail receives its length (0..3) so the caller can prepend those
+ * bytes to the next piece. Returns the bytes written to out. */
+size_t cd_utf8_repair(const char *s, size_t n, char *out, size_t *tail);
 /* 1 if s[0..n) is 1..max bytes of [A-Za-z0-9_.-]. */
 int cd_token_valid(const char *s, size_t n, size_t max);
 

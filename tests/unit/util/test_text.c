@@ -48,9 +48,48 @@ static void test_token(void)
     CD_CHECK(!cd_token_valid("a/b", 3, 64));
 }
 
+static void test_repair(void)
+{
+    char out[64];
+    size_t tail = 9;
+    CD_CHECK_INT(cd_utf8_repair("ab\xc3\xa9", 4, out, &tail), 4); /* valid: unchanged */
+    CD_CHECK_INT(tail, 0);
+    CD_CHECK(!memcmp(out, "ab\xc3\xa9", 4));
+    /* a character cut at the end is held back for the next piece, not replaced */
+    CD_CHECK_INT(cd_utf8_repair("a\xf0\x9f\x98", 4, out, &tail), 1);
+    CD_CHECK_INT(tail, 3);
+    /* a byte that can never start a character becomes U+FFFD */
+    CD_CHECK_INT(cd_utf8_repair("a\xff"
+                                "b",
+                                3, out, &tail),
+                 5);
+    CD_CHECK(!memcmp(out,
+                     "a\xef\xbf\xbd"
+                     "b",
+                     5));
+    CD_CHECK_INT(tail, 0);
+    /* a truncated sequence followed by more text: one replacement, text kept */
+    CD_CHECK_INT(cd_utf8_repair("\xe2\x82X", 3, out, &tail), 4);
+    CD_CHECK(!memcmp(out,
+                     "\xef\xbf\xbd"
+                     "X",
+                     4));
+    /* a surrogate or overlong prefix at the end cannot complete: replaced, not held */
+    CD_CHECK_INT(cd_utf8_repair("\xed\xa0", 2, out, &tail), 3);
+    CD_CHECK_INT(tail, 0);
+    CD_CHECK_INT(cd_utf8_repair("\xc0", 1, out, &tail), 3);
+    CD_CHECK_INT(tail, 0);
+    /* whatever the input, the output is well-formed */
+    const char junk[] = "\x80\x80\xfe\xf4\x90\x80\x80ok\xf0\x9f\x98\x80";
+    size_t n = cd_utf8_repair(junk, sizeof(junk) - 1, out, &tail);
+    CD_CHECK(cd_utf8_valid(out, n));
+    CD_CHECK_INT(tail, 0);
+}
+
 int main(void)
 {
     CD_RUN(test_valid);
+    CD_RUN(test_repair);
     CD_RUN(test_prefix);
     CD_RUN(test_sanitize);
     CD_RUN(test_token);
