@@ -36,6 +36,7 @@ onmessage = async (ev) => {
     py.setStdout({ batched: (s) => emit('stdout', s + '\n') });
     py.setStderr({ batched: (s) => emit('stderr', s + '\n') });
     if (interrupt) interrupt[0] = 0;
+    postMessage({ type: 'started', id: msg.id });
     const result = await py.runPythonAsync(msg.code);
     flush();
     postMessage({ type: 'done', id: msg.id, ok: true, result: result === undefined ? null : String(result), ms: performance.now() - t0 });

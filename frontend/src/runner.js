@@ -1,7 +1,9 @@
 // runner.js: the run panel. "Run in browser" executes the editor's document in Pyodide inside a
 // Web Worker (runner-worker.js), shows stdout and stderr as they come, and stops runaway code:
 // Stop (and the timeout) raise KeyboardInterrupt through the shared interrupt buffer; a program
-// that ignores it within a second has its worker terminated and replaced.
+// that ignores it within a second has its worker terminated and replaced. The timeout counts
+// from the moment the program starts ('started' from the worker), not from the click: the first
+// run also loads Pyodide, which takes seconds on a slow machine.
 const TIMEOUT_MS = 30000;
 
 export function createRunner(root, getCode) {
@@ -38,7 +40,11 @@ export function createRunner(root, getCode) {
 
   function onMessage(m) {
     if (m.type === 'loading') setStatus('loading Python…');
-    else if (m.type === 'ready') setStatus('running');
+    else if (m.type === 'started' && running && m.id === running.id) {
+      // the clock starts with the program, not with the first load of Pyodide (seconds)
+      setStatus('running');
+      running.timer = setTimeout(() => stop('timeout'), timeoutMs);
+    }
     else if (m.type === 'output') for (const c of m.chunks) write(c.stream, c.text);
     else if (m.type === 'done' && running && m.id === running.id) {
       if (!m.ok) write('stderr', m.error + '\n');
@@ -65,7 +71,7 @@ export function createRunner(root, getCode) {
     if (!worker) spawn();
     out.replaceChildren();
     const id = ++seq;
-    running = { id, stopped: false, timer: setTimeout(() => stop('timeout'), timeoutMs) };
+    running = { id, stopped: false, timer: null };
     $('#run').disabled = true; $('#stop').disabled = false;
     setStatus('running');
     worker.postMessage({ type: 'run', id, code: getCode() });

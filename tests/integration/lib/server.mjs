@@ -1,7 +1,7 @@
 // Test harness: starts the real collabd binary on a free loopback port, with its own log
 // directory, and stops it (SIGTERM, expecting exit 0, which under ASan also means no leaks).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,9 @@ export const bin = process.env.COLLABD_BIN || join(repo, 'build', 'server', 'col
 
 export async function startServer(args = [], env = {}) {
   const logDir = mkdtempSync(join(tmpdir(), 'collabd-test-'));
+  chmodSync(logDir, 0o711); // the Python workers (uid nobody under root) reach sandbox/ below it
   const proc = spawn(bin, ['--port', '0', '--log-dir', logDir, '--log-stderr', '0',
+    '--py-sandbox-dir', join(logDir, 'sandbox'),
     '--static-dir', join(repo, 'frontend', 'public'), '--protocol-dir', join(repo, 'protocol'),
     ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
