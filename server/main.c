@@ -19,6 +19,7 @@
 #include "ws/inflate.h"
 #include "ws/writer.h"
 #include "ws/room.h"
+#include "ws/run.h"
 #include "ws/ws.h"
 
 #include <libwebsockets.h>
@@ -67,6 +68,7 @@ static void on_drain_tick(uv_timer_t *t)
     cd_logf(CD_LOG_INFO, NULL, "shutdown: stopping the server");
     uv_timer_stop(t);
     lws_context_destroy(a->srv.lws); /* inside the loop, as lws wants for foreign loops */
+    cd_run_shutdown();
     cd_pyexec_stop(a->srv.py);
     a->srv.py = NULL;
     cd_inflate_cleanup();

@@ -162,7 +162,7 @@ static int submit(struct cd_http_req *r, struct cd_py_request *req)
     run->kind = (int)req->kind;
     cd_buf_init(&run->out[0], (size_t)r->srv->cfg.py_output_max + 64);
     cd_buf_init(&run->out[1], (size_t)r->srv->cfg.py_output_max + 64);
-    static const struct cd_py_callbacks cb = {on_output, NULL, on_done};
+    static const struct cd_py_callbacks cb = {.output = on_output, .done = on_done};
     int err = cd_pyexec_submit(r->srv->py, req, &cb, run, &run->job);
     if (err) {
         run_free(run);

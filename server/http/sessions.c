@@ -11,6 +11,7 @@
 #include "util/error.h"
 #include "util/utf16.h"
 #include "ws/room.h"
+#include "ws/run.h"
 #include "ws/ws.h"
 
 #include <stdio.h>
@@ -214,6 +215,7 @@ int cd_sessions_delete(struct cd_http_req *r)
         return cd_http_error(r, 404, "session_not_found", "no session with this id");
     size_t clients = s->room ? ((struct cd_room *)s->room)->nconns : 0;
     cd_room_session_deleted(s);
+    cd_run_session_deleted(r->srv, s->id); /* its runs end, its Python context goes */
     r->srv->store->ops->remove(r->srv->store, r->param, strlen(r->param));
     r->srv->n.sessions_deleted++;
     cd_logf(CD_LOG_INFO, r->req_id, "session deleted %s (%zu clients told)", r->param, clients);

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -553,6 +554,8 @@ static void start_job(struct worker *w, struct cd_pyjob *j)
     }
     cd_buf_cleanup(&j->frame);
     uv_timer_start(&w->timer, on_timer, (uint64_t)j->timeout_ms, 0);
+    if (!j->detached && j->cb.started)
+        j->cb.started(j->ud);
 }
 
 static void on_frame(struct worker *w, const struct cd_pyframe *f)
@@ -1069,6 +1072,34 @@ void cd_pyjob_detach(struct cd_pyjob *job)
         return;
     }
     cd_pyjob_interrupt(job);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) ? 0 : 0; /* best effort: what cannot be removed stays */
+}
+
+void cd_pyexec_drop(struct cd_pyexec *px, const char *key)
+{
+    if (!px)
+        return;
+    for (struct cd_pyjob *q = px->qhead, *next; q; q = next) {
+        next = q->next;
+        if (!strcmp(q->key, key)) {
+            queue_remove(px, q);
+            finish(q, error_result("context_deleted", "the session was deleted"));
+        }
+    }
+    struct worker *w = find_worker(px, key);
+    if (w)
+        worker_kill(w);
+    char dir[PATH_MAX];
+    /* the directory only, never a path outside the sandbox: key_dir() sanitises the name */
+    if (!key_dir(px, key, dir, sizeof(dir)))
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int cd_pyjob_input(struct cd_pyjob *job, const char *line, size_t len, int eof)

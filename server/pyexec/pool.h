@@ -42,6 +42,8 @@ struct cd_py_request {
 };
 
 struct cd_py_callbacks {
+    /* The job got its worker and the program starts now (optional). */
+    void (*started)(void *ud);
     /* Output of the running program, as well-formed UTF-8 pieces; stream 1 or 2. */
     void (*output)(void *ud, int stream, const char *data, size_t len);
     /* The program called input(prompt): answer with cd_pyjob_input(). NULL: input() gets EOF. */
@@ -72,6 +74,9 @@ int cd_pyjob_input(struct cd_pyjob *job, const char *line, size_t len, int eof);
 int cd_pyjob_interrupt(struct cd_pyjob *job);
 /* Position in the queue (1 = next) or 0 when running. */
 size_t cd_pyjob_position(const struct cd_pyjob *job);
+/* Forget a context (its session was deleted): its worker is killed, its queued jobs fail,
+ * its directory and the files in it are removed. */
+void cd_pyexec_drop(struct cd_pyexec *px, const char *key);
 /* The directory of a context key (created, owned by the workers' uid) into out; for uploads. */
 int cd_pyexec_dir(struct cd_pyexec *px, const char *key, char *out, size_t size);
 /* A JSON object describing the pool for /health (new object, caller owns). */

@@ -6,6 +6,7 @@
  */
 #include "handlers.h"
 #include "collab.h"
+#include "run.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "util/error.h"
@@ -42,6 +43,10 @@ static const struct {
     {"push", cd_collab_on_push},
     {"pull", cd_collab_on_pull},
     {"cursor", cd_collab_on_cursor},
+    {"run", cd_run_on_run},
+    {"run_input", cd_run_on_input},
+    {"run_stop", cd_run_on_stop},
+    {"run_reset", cd_run_on_reset},
 };
 
 /* Token bucket: rate_limit tokens per second, at most rate_burst. Returns 1 if the message

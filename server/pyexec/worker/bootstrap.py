@@ -178,8 +178,18 @@ def _packages():
     return sorted(n for n in names if not n.startswith("_"))
 
 
+def _stream(fd):
+    # line-buffered text on the socket collabd reads: a line (or a flush, or the end of the
+    # run) is one write, so output streams in whole lines instead of one write per print item
+    raw = io.BufferedWriter(io.FileIO(fd, "w", closefd=False), buffer_size=65536)
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace",
+                            line_buffering=True)
+
+
 def serve(sandbox):
     random.seed()  # the zygote's seed is shared by every fork: draw a fresh one
+    sys.stdout = sys.__stdout__ = _stream(1)
+    sys.stderr = sys.__stderr__ = _stream(2)
     builtins.input = _input
     _reset()
     _send("H", {"pid": os.getpid(), "python": sys.version.split()[0], "sandbox": sandbox})
