@@ -82,6 +82,7 @@ async function openSession(id) {
       error: (msg) => { $('#notice').textContent = `${msg.code}: ${msg.message}`; },
       message: (msg) => {
         if (msg.type === 'session_deleted') $('#notice').textContent = 'This session was deleted.';
+        runner?.onServerMessage(msg);
       },
     },
   });
@@ -94,8 +95,13 @@ async function openSession(id) {
       $('#notice').textContent = 'Reloaded: your offline edits were kept in the side panel.';
     }
   };
+  let runner = null;
   client.connect();
-  createRunner($('#runner'), () => view.state.doc.toString());
+  runner = createRunner($('#runner'), () => view.state.doc.toString());
+  // Run on server only where the server offers it
+  fetch('/health').then((r) => r.json()).then((h) => {
+    if (h?.python?.enabled && h.python.status !== 'disabled') runner.enableServer((m) => { client.flush(); return client.send(m); });
+  }).catch(() => {});
   // for tests and the curious
   window.__collabd = { view, client, text: () => view.state.doc.toString(), version: () => getSyncedVersion(view.state) };
 }

@@ -4,6 +4,8 @@
 // that ignores it within a second has its worker terminated and replaced. The timeout counts
 // from the moment the program starts ('started' from the worker), not from the click: the first
 // run also loads Pyodide, which takes seconds on a slow machine.
+// "Run on server" appears when collabd offers server-side Python (/health): the room's run,
+// started by anyone, streams into every participant's panel; input() asks the starter here.
 const TIMEOUT_MS = 30000;
 
 export function createRunner(root, getCode) {
@@ -76,6 +78,62 @@ export function createRunner(root, getCode) {
     setStatus('running');
     worker.postMessage({ type: 'run', id, code: getCode() });
   });
-  $('#stop').addEventListener('click', () => stop('stop'));
-  return { stop };
+  $('#stop').addEventListener('click', () => (server.runId ? serverStop() : stop('stop')));
+
+  // ---- Run on server: the room's run, seen by everyone in the room -------------------------
+  // The server runs the shared document in the room's Python context (variables persist
+  // between runs); run_* messages from collabd drive the same panel on every page.
+  const server = { runId: null, mine: null, send: null };
+  function serverStop() { if (server.runId) server.send?.({ type: 'run_stop', runId: server.runId }); }
+  function enableServer(send) {
+    server.send = send;
+    $('#run-server').hidden = false;
+  }
+  $('#run-server').addEventListener('click', () => {
+    if (running || server.runId || !server.send) return;
+    out.replaceChildren();
+    setStatus('queued on server');
+    server.mine = true;
+    server.send({ type: 'run' });
+  });
+  $('#stdin').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const line = $('#stdin-line').value;
+    $('#stdin-line').value = '';
+    $('#stdin').hidden = true;
+    if (server.pending) server.send?.({ type: 'run_input', runId: server.pending, line });
+    server.pending = null;
+  });
+  function onServerMessage(m) {
+    if (m.type === 'error' && server.mine && !server.runId) { // the run was refused
+      write('stderr', `${m.message}\n`);
+      server.mine = null;
+      setStatus('failed on server');
+      return;
+    }
+    if (m.type === 'run_accepted') { server.runId = m.runId; return; }
+    if (!m.type?.startsWith('run_') || m.type === 'run_reset_accepted') return;
+    if (m.type === 'run_queued') { setStatus(`queued on server (${m.by.userName}, #${m.position})`); return; }
+    if (m.type === 'run_started') {
+      if (m.runId !== server.runId) { out.replaceChildren(); server.mine = false; }
+      server.runId = m.runId;
+      $('#run').disabled = true; $('#run-server').disabled = true; $('#stop').disabled = false;
+      setStatus(`running on server (${m.by.userName})`);
+    } else if (m.type === 'run_output' && m.runId === server.runId) {
+      write(m.stream, m.text);
+    } else if (m.type === 'run_input_request' && m.runId === server.runId) {
+      server.pending = m.runId;
+      $('#stdin-prompt').textContent = m.prompt || 'input()';
+      $('#stdin').hidden = false;
+      $('#stdin-line').focus();
+    } else if (m.type === 'run_done' && m.runId === server.runId) {
+      if (!m.success) write('stderr', (m.traceback || m.error || 'failed') + (m.traceback ? '' : '\n'));
+      else if (m.result !== null && m.result !== undefined) write('result', (typeof m.result === 'string' ? m.result : JSON.stringify(m.result)) + '\n');
+      server.runId = null; server.pending = null;
+      $('#stdin').hidden = true;
+      $('#run').disabled = false; $('#run-server').disabled = false; $('#stop').disabled = true;
+      setStatus(m.success ? 'done on server' : m.errorType === 'interrupted' || m.errorType === 'cancelled' ? 'stopped' : 'failed on server');
+    }
+  }
+  return { stop, enableServer, onServerMessage };
 }

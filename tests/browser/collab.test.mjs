@@ -210,6 +210,33 @@ test('P1 Run in browser: Pyodide from collabd prints, Stop and the timeout end r
   await context.close();
 });
 
+test('F3 Run on server: one page runs the shared document, both see the output, input() asks the starter', async () => {
+  const s = await createSession(srv);
+  const a = await openPage(s.id, 'Ada');
+  const b = await openPage(s.id, 'Bob');
+  await a.waitForSelector('#run-server:not([hidden])');
+  await setDoc(a, 'name = input("Name? ")\nprint("Hello", name)\nsum(range(10))');
+  await converged([a, b], s.id, ['sum(range(10))']);
+  await a.click('#run-server');
+  await a.waitForSelector('#stdin:not([hidden])');
+  assert.equal(await b.isHidden('#stdin'), true, 'only the starter is asked');
+  assert.match(await a.textContent('#stdin-prompt'), /Name\?/);
+  await a.fill('#stdin-line', 'Grace');
+  await a.press('#stdin-line', 'Enter');
+  for (const p of [a, b]) {
+    await p.waitForFunction(() => document.querySelector('#runner').dataset.state === 'done on server', null, { timeout: 15000 });
+    const out = await p.textContent('#output');
+    assert.match(out, /Hello Grace\n/);
+    assert.match(out, /45\n$/);
+  }
+  // the room's variables persist: Bob's run sees Ada's name
+  await setDoc(b, 'print(name.upper())');
+  await converged([a, b], s.id, ['upper']);
+  await b.click('#run-server');
+  await a.waitForFunction(() => document.querySelector('#output').textContent.includes('GRACE'), null, { timeout: 15000 });
+  await Promise.all([a.context().close(), b.context().close()]);
+});
+
 test('F4 every request went to collabd itself', () => {
   assert.deepEqual(foreign, []);
 });
