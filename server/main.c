@@ -6,8 +6,11 @@
  *   SIGINT/SIGTERM: stop being ready, tell WebSocket clients, drain for at most
  *                   shutdown_grace_ms, destroy the lws context inside the loop, exit 0;
  *   SIGHUP:         reopen the log file (rotation).
+ * "collabd audit verify FILE..." only runs the security-log verifier (audit/seclog.h).
  * Nothing else lives here.
  */
+#include "audit/events.h"
+#include "audit/seclog.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -81,6 +84,8 @@ static void on_signal(uv_signal_t *h, int signum)
     struct app *a = h->data;
     if (signum == SIGHUP) {
         cd_log_reopen();
+        if (a->srv.seclog && cd_seclog_reopen(a->srv.seclog))
+            cd_logf(CD_LOG_ERROR, NULL, "security log: reopen failed; still writing the old file");
         cd_logf(CD_LOG_INFO, NULL, "log reopened (SIGHUP)");
         return;
     }
@@ -124,6 +129,8 @@ static void lws_log(int level, const char *line)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "audit"))
+        return cd_seclog_verify_main(argc - 1, argv + 1);
     static struct app a;
     struct cd_server *srv = &a.srv;
     int rc = 1;
@@ -138,6 +145,13 @@ int main(int argc, char **argv)
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     signal(SIGPIPE, SIG_IGN);
     srv->started_mono_ms = cd_mono_ms();
+    char secpath[600];
+    snprintf(secpath, sizeof(secpath), "%s/security.log", srv->cfg.log_dir);
+    int slrc = cd_seclog_open(&srv->seclog, secpath, NULL);
+    if (slrc)
+        cd_logf(CD_LOG_ERROR, NULL, "security log %s cannot be opened (%s): events are not kept",
+                secpath, cd_strerror(slrc));
+    cd_audit(srv->seclog, "server_start", NULL, NULL, NULL);
     srv->started_wall_ms = cd_wall_ms();
     srv->rooms = &a.rooms;
 
@@ -244,6 +258,9 @@ fail_loop:
     if (uv_loop_close(&a.loop))
         cd_logf(CD_LOG_WARN, NULL, "event loop closed with handles still open");
 fail_log:
+    cd_audit(srv->seclog, "server_stop", NULL, NULL, NULL);
+    cd_seclog_free(srv->seclog);
+    srv->seclog = NULL;
     cd_log_close();
     return rc;
 }

@@ -17,6 +17,7 @@ struct uv_loop_s;
 struct cd_store;
 struct cd_rooms;
 struct cd_pyexec;
+struct cd_seclog;
 
 struct cd_counters {
     uint64_t http_requests;
@@ -39,7 +40,8 @@ struct cd_server {
     struct lws_vhost *vhost;
     struct cd_store *store;
     struct cd_rooms *rooms;
-    struct cd_pyexec *py; /* server-side Python, or NULL when off */
+    struct cd_pyexec *py;     /* server-side Python, or NULL when off */
+    struct cd_seclog *seclog; /* logs/security.log, or NULL if it could not be opened */
     uint64_t started_mono_ms;
     uint64_t started_wall_ms;
     int port;     /* the port actually bound */

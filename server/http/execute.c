@@ -11,6 +11,8 @@
  * user's variables never meet another's; with `session` (an existing session id) it shares
  * the room's context. When py_token is configured every run must present it.
  */
+#include "audit/events.h"
+#include "audit/hash.h"
 #include "core/log.h"
 #include "pyexec/pool.h"
 #include "routes.h"
@@ -28,6 +30,12 @@ struct cd_http_run {
     struct cd_pyjob *job;
     struct cd_buf out[2]; /* stdout, stderr (the pool caps the total) */
     int kind;
+    /* for the security log: the program's hash, never the program */
+    char sha[65];
+    size_t code_len;
+    char key[CD_PY_KEY_MAX];
+    char ip[64];
+    char ua[160];
 };
 
 static void run_free(struct cd_http_run *run)
@@ -80,6 +88,22 @@ static void on_done(void *ud, cJSON *res)
         if (cJSON_IsNumber(ms))
             cJSON_AddNumberToObject(f, "ms", ms->valuedouble);
         cd_log_fields(CD_LOG_INFO, r->req_id, "python run", f);
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "source", "rest");
+        cJSON_AddStringToObject(ev, "codeSha256", run->sha);
+        cJSON_AddNumberToObject(ev, "codeBytes", (double)run->code_len);
+        cJSON_AddStringToObject(ev, "context", run->key);
+        cJSON_AddStringToObject(ev, "outcome",
+                                cJSON_IsTrue(ok)     ? "success"
+                                : cJSON_IsString(et) ? et->valuestring
+                                                     : "error");
+        if (cJSON_IsNumber(ms))
+            cJSON_AddNumberToObject(ev, "durationMs", ms->valuedouble);
+        cJSON_AddStringToObject(ev, "requestId", r->req_id);
+        cd_audit(r->srv->seclog, cJSON_IsTrue(ok) ? "code_executed" : "code_execution_error",
+                 run->ip, run->ua, ev);
+        if (cJSON_IsString(et) && !strcmp(et->valuestring, "sandbox"))
+            cd_audit(r->srv->seclog, "sandbox_violation", run->ip, run->ua, cJSON_CreateObject());
     } else if (run->kind == CD_PY_RESET) {
         cJSON_AddStringToObject(res, "message", "the context's variables were cleared");
     }
@@ -128,6 +152,12 @@ static int refuse(struct cd_http_req *r, int *rc)
         cJSON_AddStringToObject(f, "ip", ip);
         cJSON_AddStringToObject(f, "path", r->path);
         cd_log_fields(CD_LOG_WARN, r->req_id, "security: execution token refused", f);
+        char ua[160];
+        cd_http_user_agent(r, ua, sizeof(ua));
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "source", "rest");
+        cJSON_AddStringToObject(ev, "path", r->path);
+        cd_audit(r->srv->seclog, "execution_token_refused", ip, ua, ev);
         *rc = cd_http_error(r, 401, "execution_token_required",
                             "server-side runs need the execution token (Authorization: Bearer)");
         return 1;
@@ -160,6 +190,12 @@ static int submit(struct cd_http_req *r, struct cd_py_request *req)
         return cd_http_error(r, 500, "out_of_memory", "out of memory");
     run->r = r;
     run->kind = (int)req->kind;
+    run->code_len = req->code_len;
+    snprintf(run->key, sizeof(run->key), "%s", req->key);
+    if (req->kind == CD_PY_EXEC)
+        cd_sha256_hex(req->code, req->code_len, run->sha);
+    cd_http_peer(r, run->ip, sizeof(run->ip));
+    cd_http_user_agent(r, run->ua, sizeof(run->ua));
     cd_buf_init(&run->out[0], (size_t)r->srv->cfg.py_output_max + 64);
     cd_buf_init(&run->out[1], (size_t)r->srv->cfg.py_output_max + 64);
     static const struct cd_py_callbacks cb = {.output = on_output, .done = on_done};

@@ -66,6 +66,8 @@ int cd_http_file(struct cd_http_req *r, const char *fs_path, const char *ctype,
                  const char *extra_headers);
 /* The peer's address as text into out (size bytes); "unknown" if lws cannot tell. */
 void cd_http_peer(struct cd_http_req *r, char *out, size_t size);
+/* The User-Agent header (truncated) into out; "" when absent. */
+void cd_http_user_agent(struct cd_http_req *r, char *out, size_t size);
 /* The request is going away (connection closed): let go of what it waits for. */
 void cd_http_run_abandon(struct cd_http_req *r);
 /* Value of a query argument (borrowed from buf) or NULL. */

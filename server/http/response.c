@@ -144,6 +144,12 @@ const char *cd_http_arg(struct cd_http_req *r, const char *name_eq, char *buf, i
     return lws_get_urlarg_by_name(r->wsi, name_eq, buf, size);
 }
 
+void cd_http_user_agent(struct cd_http_req *r, char *out, size_t size)
+{
+    if (lws_hdr_copy(r->wsi, out, (int)size, WSI_TOKEN_HTTP_USER_AGENT) < 0)
+        out[0] = '\0';
+}
+
 void cd_http_peer(struct cd_http_req *r, char *out, size_t size)
 {
     out[0] = '\0';

@@ -3,6 +3,7 @@
  * Session ids are UUID v4; anything else in the path is a 404 without touching the store.
  * The list is paginated by an opaque cursor (the creation sequence of the last item).
  */
+#include "audit/events.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "routes.h"
@@ -44,6 +45,17 @@ static cJSON *session_json(const struct cd_session *s, int detailed)
         cJSON_AddNumberToObject(mem, "oldestVersion", (double)cd_auth_oldest(s->auth));
     }
     return o;
+}
+
+static void session_event(struct cd_http_req *r, const char *event, const char *id)
+{
+    char ip[64], ua[160];
+    cd_http_peer(r, ip, sizeof(ip));
+    cd_http_user_agent(r, ua, sizeof(ua));
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "session", id);
+    cJSON_AddStringToObject(f, "requestId", r->req_id);
+    cd_audit(r->srv->seclog, event, ip, ua, f);
 }
 
 static struct cd_session *find(struct cd_http_req *r)
@@ -138,6 +150,7 @@ int cd_sessions_create(struct cd_http_req *r)
         s->auth = a;
     }
     r->srv->n.sessions_created++;
+    session_event(r, "session_created", s->id);
     cJSON *o = session_json(s, 1);
     cJSON_AddStringToObject(o, "viewToken", s->view_token);
     cJSON *links = cJSON_AddObjectToObject(o, "links");
@@ -216,6 +229,7 @@ int cd_sessions_delete(struct cd_http_req *r)
     size_t clients = s->room ? ((struct cd_room *)s->room)->nconns : 0;
     cd_room_session_deleted(s);
     cd_run_session_deleted(r->srv, s->id); /* its runs end, its Python context goes */
+    session_event(r, "session_deleted", s->id);
     r->srv->store->ops->remove(r->srv->store, r->param, strlen(r->param));
     r->srv->n.sessions_deleted++;
     cd_logf(CD_LOG_INFO, r->req_id, "session deleted %s (%zu clients told)", r->param, clients);

@@ -8,6 +8,7 @@
 #include "collab.h"
 #include "run.h"
 #include "core/clock.h"
+#include "audit/events.h"
 #include "core/log.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -74,6 +75,10 @@ static int rate_ok(struct cd_conn *c)
         cd_logf(CD_LOG_WARN, NULL, "closing %s (%s): rate limit exceeded for 5 s", c->conn_id,
                 c->ip);
         cd_conn_close_after_flush(c, CD_CLOSE_RATE_LIMITED, "rate limit exceeded");
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "conn", c->conn_id);
+        cJSON_AddStringToObject(ev, "action", "closed");
+        cd_audit(c->srv->seclog, "rate_limited", c->ip, c->ua, ev);
         return 0;
     }
     uint64_t ms = now / 1000;

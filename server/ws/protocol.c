@@ -7,6 +7,7 @@
  */
 #include "ws.h"
 #include "core/clock.h"
+#include "audit/events.h"
 #include "core/log.h"
 #include "core/origin.h"
 #include "collab.h"
@@ -162,6 +163,17 @@ int cd_ws_confirm_upgrade(struct cd_server *srv, struct lws *wsi, const void *in
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     cd_logf(CD_LOG_INFO, NULL, "ws upgrade refused: %d %s", why.status, why.code);
+    char ip[48] = "", ua[160] = "", path[256] = "";
+    lws_get_peer_simple(wsi, ip, sizeof(ip));
+    if (lws_hdr_copy(wsi, ua, sizeof(ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
+        ua[0] = '\0';
+    if (copy_path(wsi, path, sizeof(path)) < 0)
+        path[0] = '\0';
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ev, "status", why.status);
+    cJSON_AddStringToObject(ev, "reason", why.code);
+    cJSON_AddStringToObject(ev, "path", path);
+    cd_audit(srv->seclog, "ws_refused", ip, ua, ev);
     int rc = s ? cd_ws_http_answer(wsi, why.status,
                                    why.status == 426 ? "sec-websocket-version: 13\r\n" : NULL, s)
                : -1;
@@ -191,6 +203,8 @@ static int on_established(struct cd_server *srv, struct cd_conn *c, struct lws *
     c->seq = ++conn_seq;
     snprintf(c->conn_id, sizeof(c->conn_id), "c%llx", (unsigned long long)c->seq);
     lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
+    if (lws_hdr_copy(wsi, c->ua, sizeof(c->ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
+        c->ua[0] = '\0';
 
     const char *v = lws_get_urlarg_by_name(wsi, "userId=", buf, sizeof(buf));
     if (v && cd_token_valid(v, strlen(v), CD_USER_ID_MAX))
@@ -236,7 +250,10 @@ static int on_established(struct cd_server *srv, struct cd_conn *c, struct lws *
     cJSON_AddStringToObject(f, "user", c->user_id);
     cJSON_AddStringToObject(f, "ip", c->ip);
     cJSON_AddBoolToObject(f, "readOnly", c->read_only);
+    cJSON *ev = cJSON_Duplicate(f, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(ev, "ip");
     cd_log_fields(CD_LOG_INFO, NULL, "ws join", f);
+    cd_audit(srv->seclog, "ws_join", c->ip, c->ua, ev);
     return 0;
 }
 

@@ -54,6 +54,7 @@ struct cd_conn {
     char user_name[CD_USER_NAME_BYTES];
     char color[8];
     char ip[48];
+    char ua[160]; /* user agent, copied at the upgrade (for the security log) */
     int read_only;
     int joined; /* fully set up (sync queued) */
     /* send queue: ring of shared messages */

@@ -12,6 +12,8 @@
  * starter has left gets end of input. Owns the run records (a list, event-loop thread only).
  */
 #include "run.h"
+#include "audit/events.h"
+#include "audit/hash.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "pyexec/pool.h"
@@ -35,6 +37,11 @@ struct run {
     uint64_t starter; /* connection seq */
     cJSON *by;        /* {connId, userId, userName} of the starter */
     int waiting_input;
+    int exec;     /* a program (not a reset): logged when it ends */
+    char sha[65]; /* SHA-256 of the program, for the security log */
+    size_t code_len;
+    char ip[48];
+    char ua[160];
 };
 
 static struct run *runs;
@@ -129,9 +136,35 @@ static void on_input(void *ud, struct cd_pyjob *job, const char *prompt)
     cJSON_Delete(o);
 }
 
+static void audit_run(struct run *r, const cJSON *res)
+{
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(res, "success");
+    const cJSON *et = cJSON_GetObjectItemCaseSensitive(res, "errorType");
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(res, "executionTime");
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "source", "room");
+    cJSON_AddStringToObject(ev, "codeSha256", r->sha);
+    cJSON_AddNumberToObject(ev, "codeBytes", (double)r->code_len);
+    cJSON_AddStringToObject(ev, "session", r->session);
+    cJSON_AddStringToObject(ev, "runId", r->id);
+    cJSON_AddItemToObject(ev, "by", cJSON_Duplicate(r->by, 1));
+    cJSON_AddStringToObject(ev, "outcome",
+                            cJSON_IsTrue(ok)     ? "success"
+                            : cJSON_IsString(et) ? et->valuestring
+                                                 : "error");
+    if (cJSON_IsNumber(ms))
+        cJSON_AddNumberToObject(ev, "durationMs", ms->valuedouble);
+    cd_audit(r->srv->seclog, cJSON_IsTrue(ok) ? "code_executed" : "code_execution_error", r->ip,
+             r->ua, ev);
+    if (cJSON_IsString(et) && !strcmp(et->valuestring, "sandbox"))
+        cd_audit(r->srv->seclog, "sandbox_violation", r->ip, r->ua, cJSON_CreateObject());
+}
+
 static void on_done(void *ud, cJSON *res)
 {
     struct run *r = ud;
+    if (r->exec)
+        audit_run(r, res);
     cJSON *o = run_msg(r, "run_done");
     cJSON_AddItemToObject(o, "by", cJSON_Duplicate(r->by, 1));
     cJSON *it = res ? res->child : NULL;
@@ -195,6 +228,10 @@ static int refused(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
         cJSON_AddStringToObject(f, "ip", c->ip);
         cJSON_AddStringToObject(f, "conn", c->conn_id);
         cd_log_fields(CD_LOG_WARN, NULL, "security: execution token refused (room run)", f);
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "source", "room");
+        cJSON_AddStringToObject(ev, "conn", c->conn_id);
+        cd_audit(c->srv->seclog, "execution_token_refused", c->ip, c->ua, ev);
         cd_conn_send_error(c, "execution_token_required",
                            "server-side runs need the execution token (\"token\")", ref);
         return 1;
@@ -236,6 +273,12 @@ static int submit(struct cd_conn *c, enum cd_py_kind kind, const char *code, siz
     snprintf(r->id, sizeof(r->id), "r%llx", (unsigned long long)++run_seq);
     snprintf(r->session, sizeof(r->session), "%s", s->id);
     r->starter = c->seq;
+    r->exec = kind == CD_PY_EXEC;
+    r->code_len = len;
+    if (r->exec)
+        cd_sha256_hex(code, len, r->sha);
+    snprintf(r->ip, sizeof(r->ip), "%s", c->ip);
+    snprintf(r->ua, sizeof(r->ua), "%s", c->ua);
     r->by = cJSON_CreateObject();
     cJSON_AddStringToObject(r->by, "connId", c->conn_id);
     cJSON_AddStringToObject(r->by, "userId", c->user_id);
