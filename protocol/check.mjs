@@ -15,11 +15,12 @@
 //      every example has a schema; changeset.json accepts its own `examples`;
 //   4. openapi.json is OpenAPI 3.0.3, every local $ref resolves, operationIds are unique, path
 //      parameters are declared, schemas use only OpenAPI 3.0 keywords, components.schemas holds
-//      Session, SessionCreated, SessionSummary, SessionList, User, Health and Error;
+//      exactly REST_SCHEMAS (below), error responses use Error;
 //   5. examples/rest/<Name>.json and every `example` inside openapi.json validate against their
 //      schemas;
 //   6. the copies that must stay equal are equal (User in openapi.json and in the message
-//      schemas; the language list; connId/userId).
+//      schemas; the language list; connId/userId; the `by` of the run messages; the errorType
+//      list of ExecuteResult and run_done).
 // Prints one line per failure and a closing "N passed, N failed"; exits 1 on any failure.
 
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
@@ -31,7 +32,11 @@ import { isDeepStrictEqual } from 'node:util';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = process.argv[2] || here;
 const ID_BASE = 'https://collabd.invalid/protocol/';
-const REST_SCHEMAS = ['Session', 'SessionCreated', 'SessionSummary', 'SessionList', 'User', 'Health', 'Error'];
+const REST_SCHEMAS = ['Session', 'SessionCreated', 'SessionSummary', 'SessionList', 'User', 'Health', 'Error',
+  'ExecuteRequest', 'ExecuteResult', 'ResetRequest', 'ResetResult', 'PackageList'];
+// the Python routes answer 503 with Error, or with their own result when an accepted run could not
+// be carried out (errorType unavailable or shutting_down)
+const PY_503 = ['ExecuteResult', 'ResetResult', 'PackageList'];
 
 async function load(name) {
   try {
@@ -282,9 +287,14 @@ if (api) {
         if (!check(r && typeof r.description === 'string', `openapi.json ${where} ${status}: response needs a description`)) continue;
         if (!r0.$ref) checkContent(r.content, `${where} ${status}`);
         if ((/^[45]/.test(status) || status === 'default') && m !== 'head') {
-          // every error body is Error; the one exception is health's 503, which is a Health
-          const s = r.content?.['application/json']?.schema?.$ref;
-          const ok = s === '#/components/schemas/Error' || (status === '503' && s === '#/components/schemas/Health');
+          // every error body is Error; the exceptions are health's 503, which is a Health, and the
+          // Python routes' 503, which is Error or their result (oneOf)
+          const sch = r.content?.['application/json']?.schema;
+          const s = sch?.$ref;
+          const alts = (sch?.oneOf || []).map((x) => x.$ref);
+          const ok = s === '#/components/schemas/Error' || (status === '503' && s === '#/components/schemas/Health') ||
+            (status === '503' && alts.length === 2 && alts[0] === '#/components/schemas/Error' &&
+              PY_503.some((n) => alts[1] === `#/components/schemas/${n}`));
           check(ok, `openapi.json ${where} ${status}: error responses must use the Error schema`);
         }
       }
@@ -308,6 +318,16 @@ if (api) {
       check(isDeepStrictEqual(s.properties?.userId, apiUser.properties.userId), `${rel}: userId differs from User.userId`);
     }
   }
+  for (const rel of ['schemas/server/run_queued.json', 'schemas/server/run_started.json', 'schemas/server/run_done.json']) {
+    const by = schemas.get(rel)?.properties?.by;
+    if (by && apiUser)
+      for (const k of ['connId', 'userId', 'userName'])
+        check(isDeepStrictEqual(by.properties?.[k], apiUser.properties[k]), `${rel}: by.${k} differs from User.${k}`);
+  }
+  const done = schemas.get('schemas/server/run_done.json');
+  if (done && comp.ExecuteResult)
+    check(isDeepStrictEqual(done.properties?.errorType?.enum, [...comp.ExecuteResult.properties.errorType.enum, 'cancelled']),
+      'schemas/server/run_done.json: errorType enum differs from ExecuteResult.errorType plus "cancelled"');
   const sync = schemas.get('schemas/server/sync.json');
   if (sync && comp.Session)
     check(isDeepStrictEqual(sync.properties?.session?.properties?.language?.enum, comp.Session.properties.language.enum),

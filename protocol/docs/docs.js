@@ -325,7 +325,7 @@
     }
 
     const sch = el('section', { id: 'schemas', class: 'block' }, el('h2', null, 'Schemas'),
-      el('p', null, 'The response bodies, from ', code('components.schemas'), '. Examples of each are in ', el('a', { href: '/protocol/examples/rest/Session.json' }, '/protocol/examples/rest/'), '.'));
+      el('p', null, 'The request and response bodies, from ', code('components.schemas'), '. Examples of each are in ', el('a', { href: '/protocol/examples/rest/Session.json' }, '/protocol/examples/rest/'), '.'));
     content.appendChild(sch);
     const addSch = tocSection('Schemas', 'schemas');
     for (const [name, s] of Object.entries((api.components && api.components.schemas) || {})) {
@@ -369,6 +369,7 @@
     art.appendChild(el('h4', { class: 'ophead' }, el('span', { class: `method m-${method}` }, method.toUpperCase()), ' ', el('span', { class: 'path' }, path)));
     if (op.summary) art.appendChild(el('p', { class: 'summary' }, op.summary));
     if (op.description) art.appendChild(el('div', { class: 'desc' }, markdown(op.description)));
+    if (op.security && op.security.length) art.appendChild(securityView(op.security, ctx));
 
     const params = [...(item.parameters || []), ...(op.parameters || [])].map(deref).filter(Boolean);
     if (params.length) {
@@ -421,6 +422,28 @@
     }
     art.appendChild(list);
     return art;
+  }
+
+  // The credentials an operation accepts (op.security): each requirement is one alternative; an
+  // empty one means the operation can be called without any (here: when no token is configured).
+  function securityView(security, ctx) {
+    const schemes = (ctx.rootDoc.components && ctx.rootDoc.components.securitySchemes) || {};
+    const box = el('div', { class: 'security' }, el('h5', null, 'Authentication'));
+    const ul = el('ul');
+    for (const req of security) {
+      const names = Object.keys(req);
+      if (!names.length) { ul.appendChild(el('li', null, 'none, when the server is not configured to require it')); continue; }
+      for (const n of names) {
+        const sc = schemes[n] || {};
+        const how = sc.type === 'http' && sc.scheme === 'bearer' ? 'Authorization: Bearer <token>'
+          : sc.type === 'apiKey' ? `${sc.name}: <token>` + (sc.in === 'header' ? '' : ` (in ${sc.in})`) : n;
+        const li = el('li', null, code(how));
+        if (sc.description) li.append(' — ', ...inline(sc.description));
+        ul.appendChild(li);
+      }
+    }
+    box.appendChild(ul);
+    return box;
   }
 
   // A response body: its media type, its schema (a $ref is named and can be unfolded; the

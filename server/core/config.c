@@ -79,6 +79,8 @@ static const struct opt opts[] = {
     S(py_sandbox_dir, "directory holding each Python context's working directory"),
     S(py_worker_bin, "path of collabd-py (empty: beside the collabd executable)"),
     S(py_token, "execution token every server-side run must present (empty: none)"),
+    Z(upload_max, 1024, 1L << 32, "largest upload request (multipart body), bytes"),
+    Z(upload_dir_max, 1024, 1L << 40, "bytes of uploaded files kept per Python context"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -120,6 +122,8 @@ void cd_config_defaults(struct cd_config *c)
     c->py_idle_seconds = 600;
     c->py_uid = 65534;
     snprintf(c->py_sandbox_dir, sizeof(c->py_sandbox_dir), "sandbox");
+    c->upload_max = 10L << 20;
+    c->upload_dir_max = 64L << 20;
 }
 
 /* Parse a decimal integer with an optional k/m/g suffix (OPT_SIZE only). */

@@ -165,6 +165,11 @@ static int refuse(struct cd_http_req *r, int *rc)
     return 0;
 }
 
+int cd_http_py_allowed(struct cd_http_req *r, int *rc)
+{
+    return !refuse(r, rc);
+}
+
 /* The context key of a request: its session's, or its client address's. */
 static int context_key(struct cd_http_req *r, const char *session, size_t slen, char *key,
                        size_t size, int *rc)
@@ -207,7 +212,9 @@ static int submit(struct cd_http_req *r, struct cd_py_request *req)
                                  "every Python worker is busy and the queue is full; retry");
         if (err == CD_EUNAVAIL)
             return cd_http_error(r, 503, "python_unavailable", "server-side Python is down");
-        return cd_http_error(r, 400, "bad_request", "%s", cd_strerror(err));
+        if (err == CD_EINVAL)
+            return cd_http_error(r, 400, "bad_request", "%s", cd_strerror(err));
+        return cd_http_error(r, 500, "internal", "%s", cd_strerror(err));
     }
     r->run = run;
     r->dispatched = 1;

@@ -35,7 +35,7 @@ struct cd_http_req {
     int method;
     char path[1024];
     size_t path_len;
-    char param[64]; /* the {id} of the matched route */
+    char param[192]; /* the {id} of the matched route */
     char req_id[20];
     char origin[256];
     char host[256];

@@ -29,23 +29,28 @@ struct route {
     const char *pattern;
     route_fn fn;
     int json_body; /* the handler takes a JSON body */
+    int upload;    /* the body may be up to cfg.upload_max instead of cfg.max_body */
 };
 
 static const struct route routes[] = {
-    {CD_POST, "/sessions", cd_sessions_create, 1},
-    {CD_GET | CD_HEAD, "/sessions", cd_sessions_list, 0},
-    {CD_GET | CD_HEAD, "/sessions/{id}", cd_sessions_get, 0},
-    {CD_DELETE, "/sessions/{id}", cd_sessions_delete, 0},
-    {CD_GET | CD_HEAD, "/sessions/{id}/document", cd_sessions_document, 0},
-    {CD_GET | CD_HEAD, "/health", cd_health_get, 0},
-    {CD_GET | CD_HEAD, "/api/health", cd_health_get, 0},
-    {CD_GET | CD_HEAD, "/api/status", cd_health_get, 0},
-    {CD_POST, "/api/execute", cd_execute_post, 1},
-    {CD_POST, "/api/execute-raw", cd_execute_raw_post, 0},
-    {CD_POST, "/api/reset", cd_execute_reset_post, 1},
-    {CD_GET | CD_HEAD, "/api/packages", cd_execute_packages_get, 0},
-    {CD_GET | CD_HEAD, "/docs", cd_docs_get, 0},
-    {CD_GET | CD_HEAD, "/openapi.json", cd_openapi_get, 0},
+    {CD_POST, "/sessions", cd_sessions_create, 1, 0},
+    {CD_GET | CD_HEAD, "/sessions", cd_sessions_list, 0, 0},
+    {CD_GET | CD_HEAD, "/sessions/{id}", cd_sessions_get, 0, 0},
+    {CD_DELETE, "/sessions/{id}", cd_sessions_delete, 0, 0},
+    {CD_GET | CD_HEAD, "/sessions/{id}/document", cd_sessions_document, 0, 0},
+    {CD_GET | CD_HEAD, "/health", cd_health_get, 0, 0},
+    {CD_GET | CD_HEAD, "/api/health", cd_health_get, 0, 0},
+    {CD_GET | CD_HEAD, "/api/status", cd_health_get, 0, 0},
+    {CD_POST, "/api/execute", cd_execute_post, 1, 0},
+    {CD_POST, "/api/execute-raw", cd_execute_raw_post, 0, 0},
+    {CD_POST, "/api/reset", cd_execute_reset_post, 1, 0},
+    {CD_GET | CD_HEAD, "/api/packages", cd_execute_packages_get, 0, 0},
+    {CD_POST, "/api/upload", cd_upload_post, 0, 1},
+    {CD_GET | CD_HEAD, "/api/uploaded-files", cd_upload_list, 0, 0},
+    {CD_DELETE, "/api/uploaded-files/{id}", cd_upload_delete, 0, 0},
+    {CD_GET | CD_HEAD, "/api/file-info/{id}", cd_upload_info, 0, 0},
+    {CD_GET | CD_HEAD, "/docs", cd_docs_get, 0, 0},
+    {CD_GET | CD_HEAD, "/openapi.json", cd_openapi_get, 0, 0},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -105,7 +110,7 @@ static const struct route *find_route(struct cd_http_req *r, int *allowed)
 {
     *allowed = 0;
     for (size_t i = 0; i < NROUTES; i++) {
-        char param[64];
+        char param[sizeof(r->param)];
         if (!match(routes[i].pattern, r->path, r->path_len, param, sizeof(param)))
             continue;
         *allowed |= routes[i].methods;
@@ -159,7 +164,7 @@ static int preflight(struct cd_http_req *r)
 {
     static const char h[] = "access-control-allow-methods: GET, POST, DELETE, OPTIONS\r\n"
                             "access-control-allow-headers: content-type, authorization, "
-                            "x-request-id\r\n"
+                            "x-request-id, x-execution-token, x-admin-token\r\n"
                             "access-control-max-age: 600\r\n";
     if (!r->origin[0] || !cd_origin_allowed(r->origin, r->host, r->srv->cfg.cors_origins))
         return cd_http_error(r, 403, "origin_not_allowed",
@@ -253,13 +258,15 @@ static int on_http(struct cd_server *srv, struct cd_http_req *r, struct lws *wsi
         r->close_after = 1;
         return cd_http_error(r, 400, "bad_request", "invalid Content-Length");
     }
-    if (clen > (unsigned long long)srv->cfg.max_body) {
+    long cap = rt && rt->upload ? srv->cfg.upload_max : srv->cfg.max_body;
+    if (clen > (unsigned long long)cap) {
         /* Do not read a body we will not keep: answer and close. */
         r->close_after = 1;
         return cd_http_error(r, 413, "payload_too_large",
                              "request body of %llu bytes is over the limit of %ld bytes", clen,
-                             srv->cfg.max_body);
+                             cap);
     }
+    r->body.cap = (size_t)cap;
     if (clen > 0 && rt && rt->json_body) {
         if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0 ||
             strncasecmp(buf, "application/json", 16) != 0 ||

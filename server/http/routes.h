@@ -18,6 +18,13 @@ int cd_execute_post(struct cd_http_req *r);
 int cd_execute_raw_post(struct cd_http_req *r);
 int cd_execute_reset_post(struct cd_http_req *r);
 int cd_execute_packages_get(struct cd_http_req *r);
+int cd_upload_post(struct cd_http_req *r);
+int cd_upload_list(struct cd_http_req *r);
+int cd_upload_info(struct cd_http_req *r);
+int cd_upload_delete(struct cd_http_req *r);
+/* Server-side Python may serve this request: it is on, and the execution token (when one is
+ * configured) was presented. Otherwise the refusal is answered (*rc) and 0 returned. */
+int cd_http_py_allowed(struct cd_http_req *r, int *rc);
 int cd_static_get(struct cd_http_req *r);
 int cd_docs_get(struct cd_http_req *r);
 int cd_openapi_get(struct cd_http_req *r);

@@ -97,6 +97,7 @@ struct cd_pyexec {
     int zpid;
     uv_poll_t zpoll;
     uv_timer_t tick;
+    uv_timer_t kick; /* dispatch on the next loop iteration (never inside submit) */
     int open_handles;
     int ready, stopping;
     uint64_t started_ms, ready_ms;
@@ -111,6 +112,7 @@ struct cd_pyexec {
 };
 
 static void dispatch(struct cd_pyexec *px);
+static void on_kick(uv_timer_t *t);
 static void worker_kill(struct worker *w);
 static void on_ctl(uv_poll_t *h, int status, int events);
 static void on_out(uv_poll_t *h, int status, int events);
@@ -230,8 +232,14 @@ static const char *status_category(struct cd_pyjob *j, struct worker *w, int sta
             snprintf(msg, size, "the program made a forbidden system call");
             return "sandbox";
         }
+        if (sig == SIGKILL && w->killed) {
+            snprintf(msg, size,
+                     "the worker was stopped by collabd (it broke the worker protocol, "
+                     "or the Python pool restarted)");
+            return "worker_lost";
+        }
         if (sig == SIGKILL) {
-            snprintf(msg, size, "the worker was killed (out of memory?)");
+            snprintf(msg, size, "the worker was killed by the system (out of memory?)");
             return "memory";
         }
         snprintf(msg, size, "the Python process crashed (%s)", strsignal(sig));
@@ -926,6 +934,11 @@ static void on_tick(uv_timer_t *t)
             worker_kill(w); /* a context nobody used for a while gives its worker back */
 }
 
+static void on_kick(uv_timer_t *t)
+{
+    dispatch(t->data);
+}
+
 static void tick_closed(uv_handle_t *h)
 {
     zpoll_closed(h);
@@ -975,6 +988,9 @@ int cd_pyexec_start(struct cd_pyexec **out, uv_loop_t *loop, const struct cd_con
     px->open_handles++;
     uv_timer_start(&px->tick, on_tick, 1000, 1000);
     uv_unref((uv_handle_t *)&px->tick);
+    uv_timer_init(loop, &px->kick);
+    px->kick.data = px;
+    px->open_handles++;
     *out = px;
     return CD_OK;
 }
@@ -986,6 +1002,8 @@ void cd_pyexec_stop(struct cd_pyexec *px)
     px->stopping = 1;
     uv_timer_stop(&px->tick);
     uv_close((uv_handle_t *)&px->tick, tick_closed);
+    uv_timer_stop(&px->kick);
+    uv_close((uv_handle_t *)&px->kick, tick_closed);
     zygote_lost(px, "stopping");
 }
 
@@ -1057,7 +1075,8 @@ out:
         job_free(j);
         return rc;
     }
-    dispatch(px); /* starts at once when its worker is idle; callbacks come later */
+    /* on the next loop iteration: no callback may run inside submit */
+    uv_timer_start(&px->kick, on_kick, 0, 0);
     return CD_OK;
 }
 
@@ -1154,14 +1173,20 @@ int cd_pyjob_interrupt(struct cd_pyjob *job)
     return CD_OK;
 }
 
-size_t cd_pyjob_position(const struct cd_pyjob *job)
+int cd_pyjob_queued(const struct cd_pyjob *job)
+{
+    return job && !job->w;
+}
+
+size_t cd_pyjob_ahead(const struct cd_pyjob *job)
 {
     if (!job || job->w)
         return 0;
-    size_t i = 1;
+    const struct worker *w = find_worker(job->px, job->key);
+    size_t n = w && w->state == W_BUSY;
     for (const struct cd_pyjob *j = job->px->qhead; j && j != job; j = j->next)
-        i++;
-    return i;
+        n += !strcmp(j->key, job->key);
+    return n;
 }
 
 int cd_pyexec_ready(const struct cd_pyexec *px)

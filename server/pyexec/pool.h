@@ -72,8 +72,11 @@ int cd_pyjob_input(struct cd_pyjob *job, const char *line, size_t len, int eof);
 /* Stop a run: KeyboardInterrupt in the program (the context survives), then a kill after a
  * grace period if it does not stop. */
 int cd_pyjob_interrupt(struct cd_pyjob *job);
-/* Position in the queue (1 = next) or 0 when running. */
-size_t cd_pyjob_position(const struct cd_pyjob *job);
+/* 1 while the job waits for its worker (it has not started). */
+int cd_pyjob_queued(const struct cd_pyjob *job);
+/* How many runs of the same context go before this one (the running one included); 0 when it
+ * runs, or will start as soon as its worker is free of nobody else's run. */
+size_t cd_pyjob_ahead(const struct cd_pyjob *job);
 /* Forget a context (its session was deleted): its worker is killed, its queued jobs fail,
  * its directory and the files in it are removed. */
 void cd_pyexec_drop(struct cd_pyexec *px, const char *key);

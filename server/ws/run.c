@@ -306,7 +306,7 @@ static int submit(struct cd_conn *c, enum cd_py_kind kind, const char *code, siz
         cJSON_AddItemToObject(o, "ref", cJSON_Duplicate(ref, 1));
     cd_conn_send_json(c, o);
     cJSON_Delete(o);
-    size_t pos = cd_pyjob_position(r->job);
+    size_t pos = cd_pyjob_ahead(r->job);
     if (pos) {
         o = run_msg(r, "run_queued");
         cJSON_AddNumberToObject(o, "position", (double)pos);
@@ -323,9 +323,9 @@ int cd_run_on_run(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(msg, "code");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "timeout");
     long timeout = 0;
-    if (code && !cJSON_IsString(code)) {
-        cd_conn_send_error(c, "bad_message", "code must be a string (omit it to run the document)",
-                           ref);
+    if (code && (!cJSON_IsString(code) || !code->valuestring[0])) {
+        cd_conn_send_error(c, "bad_message",
+                           "code must be a non-empty string (omit it to run the document)", ref);
         return CD_EINVAL;
     }
     if (t && (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > 86400000.0)) {
@@ -392,7 +392,7 @@ int cd_run_on_stop(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
     struct run *r = find_run(c, msg, ref);
     if (!r)
         return CD_ENOTFOUND;
-    if (cd_pyjob_position(r->job)) { /* still queued: it never runs */
+    if (cd_pyjob_queued(r->job)) { /* still queued: it never runs */
         cd_pyjob_detach(r->job);
         r->job = NULL;
         cJSON *o = run_msg(r, "run_done");

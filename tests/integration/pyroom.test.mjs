@@ -1,17 +1,41 @@
 // Server-side Python in the room (P8, P9): a participant runs the room's document (or a
 // snippet) on the server; everyone sees it queued, started, its output as it comes and its
 // end; input() asks the starter; the room's variables persist like a notebook kernel.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, api, createSession, Client } from './lib/server.mjs';
+import { expectMessage } from './lib/schema.mjs';
 
 let srv;
 before(async () => { srv = await startServer(); });
 after(async () => { await srv.stop(); });
 
+// Every message of these tests is checked against protocol/schemas: what a client sends, before
+// it goes (sendInvalid: a message the schema must refuse too), and everything the clients
+// received, after each test.
+const received = [];
+const kinds = new Set();
+async function open(server, id, query) {
+  const c = await Client.open(server, id, query);
+  c.ws.on('message', (data) => received.push(JSON.parse(data.toString())));
+  const send = c.send.bind(c);
+  c.send = (msg) => { expectMessage('client', msg); send(msg); };
+  c.sendInvalid = (msg) => {
+    assert.throws(() => expectMessage('client', msg), /does not match/, `the schema accepts ${JSON.stringify(msg)}`);
+    send(msg);
+  };
+  return c;
+}
+afterEach(() => {
+  for (const m of received.splice(0)) {
+    expectMessage('server', m);
+    kinds.add(m.type);
+  }
+});
+
 async function pair(s) {
-  const a = await Client.open(srv, s.id, '?userId=ada&userName=Ada');
-  const b = await Client.open(srv, s.id, '?userId=bob&userName=Bob');
+  const a = await open(srv, s.id, '?userId=ada&userName=Ada');
+  const b = await open(srv, s.id, '?userId=bob&userName=Bob');
   await a.next('sync');
   await b.next('sync');
   return [a, b];
@@ -128,24 +152,24 @@ test('P8 run_stop interrupts a runaway program; the kernel keeps its variables',
 
 test('P8 refusals: view-only participants, bad fields, unknown runs, and the execution token', async () => {
   const s = await createSession(srv);
-  const v = await Client.open(srv, s.id, `?userId=viewer&view=${s.viewToken}`);
+  const v = await open(srv, s.id, `?userId=viewer&view=${s.viewToken}`);
   await v.next('sync');
   v.send({ type: 'run', code: '1' });
   assert.equal((await v.next('error')).code, 'read_only');
   const [a] = await pair(s);
-  a.send({ type: 'run', code: 5, ref: 7 });
+  a.sendInvalid({ type: 'run', code: 5, ref: 7 });
   const bad = await a.next('error');
   assert.deepEqual([bad.code, bad.ref], ['bad_message', 7]);
   a.send({ type: 'run_input', runId: 'r999999', line: 'x' });
   assert.equal((await a.next('error')).code, 'run_not_found');
-  a.send({ type: 'run', timeout: -1 });
+  a.sendInvalid({ type: 'run', timeout: -1 });
   assert.equal((await a.next('error')).code, 'bad_message');
   await Promise.all([v.close(), a.close()]);
 
   const t = await startServer(['--py-token', 'room-secret']);
   try {
     const ts = await createSession(t);
-    const c = await Client.open(t, ts.id, '?userId=ada');
+    const c = await open(t, ts.id, '?userId=ada');
     await c.next('sync');
     c.send({ type: 'run', code: '1' });
     assert.equal((await c.next('error')).code, 'execution_token_required');
@@ -170,4 +194,9 @@ test('P9 deleting the session ends its runs and removes its context', async () =
     busy = (await api(srv, 'GET', '/health')).json.python.busy;
   }
   assert.equal(busy, 0, 'the deleted session\'s worker is gone');
+});
+
+test('P8 every kind of run message was received and matched its schema', () => {
+  for (const t of ['run_accepted', 'run_reset_accepted', 'run_queued', 'run_started', 'run_output',
+    'run_input_request', 'run_done', 'error']) assert.ok(kinds.has(t), `no ${t} was received`);
 });

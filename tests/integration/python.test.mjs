@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, api, createSession } from './lib/server.mjs';
+import { expectRest } from './lib/schema.mjs';
 
 let srv;
 before(async () => { srv = await startServer(); });
@@ -13,6 +14,7 @@ const run = (body, headers) => api(srv, 'POST', '/api/execute', { body, headers 
 test('P3 execute: result of the final expression, stdout and stderr, the legacy shape', async () => {
   const r = await run({ code: 'import sys\nprint("hello")\nprint("warn", file=sys.stderr)\n6 * 7' });
   assert.equal(r.status, 200);
+  expectRest('ExecuteResult', r.json);
   assert.equal(r.json.success, true);
   assert.equal(r.json.result, 42);
   assert.equal(r.json.stdout, 'hello\n');
@@ -42,6 +44,7 @@ test('P6 results converted to JSON: numbers, text, lists, dicts, None; others by
   ];
   for (const [code, want] of cases) {
     const r = await run({ code });
+    expectRest('ExecuteResult', r.json);
     assert.equal(r.json.success, true, code);
     assert.deepEqual(r.json.result, want, code);
   }
@@ -55,6 +58,7 @@ test('P6 context entries become Python variables', async () => {
   assert.equal(r.json.stdout, 'Hello Alice! Your value is 42\n');
   assert.equal(r.json.result, 44);
   const bad = await run({ code: '1', context: { 'not a name': 1 } });
+  expectRest('ExecuteResult', bad.json);
   assert.equal(bad.json.success, false);
   assert.equal(bad.json.errorType, 'invalid_context');
 });
@@ -62,6 +66,7 @@ test('P6 context entries become Python variables', async () => {
 test('P3 errors come with the exception, a traceback of the user program and a category', async () => {
   const r = await run({ code: 'def f():\n    return undefined_name\nf()' });
   assert.equal(r.status, 200);
+  expectRest('ExecuteResult', r.json);
   assert.equal(r.json.success, false);
   assert.equal(r.json.error, "NameError: name 'undefined_name' is not defined");
   assert.equal(r.json.errorType, 'runtime');
@@ -79,6 +84,7 @@ test('P3 timeouts interrupt the run; the context and its variables survive', asy
   await run({ code: 'kept = "yes"' });
   const t0 = Date.now();
   const r = await run({ code: 'while True:\n    pass', timeout: 400 });
+  expectRest('ExecuteResult', r.json);
   assert.equal(r.json.success, false);
   assert.equal(r.json.errorType, 'timeout');
   assert.match(r.json.error, /400 ms/);
@@ -86,6 +92,7 @@ test('P3 timeouts interrupt the run; the context and its variables survive', asy
   assert.equal((await run({ code: 'kept' })).json.result, 'yes');
   // a program that swallows the interrupt is killed after a grace period; its context is lost
   const k = await run({ code: 'import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass', timeout: 300 });
+  expectRest('ExecuteResult', k.json);
   assert.equal(k.json.errorType, 'timeout');
   assert.equal(k.json.contextLost, true);
   assert.equal((await run({ code: '1 + 1' })).json.result, 2, 'a fresh worker took its place');
@@ -96,6 +103,7 @@ test('P4 variables persist between runs of a context until /api/reset', async ()
   assert.equal((await run({ code: 'counter += 1\ncounter' })).json.result, 11);
   const reset = await api(srv, 'POST', '/api/reset', { body: {} });
   assert.equal(reset.status, 200);
+  expectRest('ResetResult', reset.json);
   assert.equal(reset.json.success, true);
   const after = await run({ code: 'counter' });
   assert.equal(after.json.success, false);
@@ -113,6 +121,7 @@ test('P9 a session has its own context, shared by every run naming it and isolat
   assert.match(mine.json.error, /NameError/, 'nor does the caller\'s own context');
   const missing = await run({ code: '1', session: '00000000-0000-4000-8000-000000000000' });
   assert.equal(missing.status, 404);
+  expectRest('Error', missing.json);
   assert.equal(missing.json.error.code, 'session_not_found');
   assert.equal((await api(srv, 'POST', '/api/reset', { body: { session: a.id } })).status, 200);
   assert.match((await run({ code: 'secret', session: a.id })).json.error, /NameError/);
@@ -121,12 +130,14 @@ test('P9 a session has its own context, shared by every run naming it and isolat
 test('P4 execute-raw takes the program as the body', async () => {
   const r = await api(srv, 'POST', '/api/execute-raw', { body: 'print("raw")\n1 + 2', raw: true, headers: { 'content-type': 'text/plain' } });
   assert.equal(r.status, 200);
+  expectRest('ExecuteResult', r.json);
   assert.equal(r.json.result, 3);
   assert.equal(r.json.stdout, 'raw\n');
   const t = await api(srv, 'POST', '/api/execute-raw?timeout=300', { body: 'while True: pass', raw: true, headers: { 'content-type': 'text/plain' } });
   assert.equal(t.json.errorType, 'timeout');
   const empty = await api(srv, 'POST', '/api/execute-raw', { body: '', raw: true });
   assert.equal(empty.status, 400);
+  expectRest('Error', empty.json);
   const badt = await api(srv, 'POST', '/api/execute-raw?timeout=soon', { body: '1', raw: true });
   assert.equal(badt.status, 400);
 });
@@ -134,6 +145,7 @@ test('P4 execute-raw takes the program as the body', async () => {
 test('P4 /api/packages lists what the server\'s Python can import', async () => {
   const r = await api(srv, 'GET', '/api/packages');
   assert.equal(r.status, 200);
+  expectRest('PackageList', r.json);
   assert.equal(r.json.success, true);
   for (const m of ['json', 'math', 'csv', 'collections']) assert.ok(r.json.packages.includes(m), m);
   assert.ok(!r.json.packages.some((p) => p.startsWith('_')));
@@ -147,18 +159,22 @@ test('P3 malformed requests get 400 with a JSON error', async () => {
   for (const [body, re] of cases) {
     const r = await run(body);
     assert.equal(r.status, 400, JSON.stringify(body));
+    expectRest('Error', r.json);
     assert.match(r.json.error.message, re);
   }
   const bad = await api(srv, 'POST', '/api/execute', { body: '{"code": ', raw: true, headers: { 'content-type': 'application/json' } });
   assert.equal(bad.status, 400);
+  expectRest('Error', bad.json);
   assert.equal(bad.json.error.code, 'bad_json');
   const wrongType = await api(srv, 'POST', '/api/execute', { body: 'print(1)', raw: true, headers: { 'content-type': 'text/plain' } });
   assert.equal(wrongType.status, 415);
+  expectRest('Error', wrongType.json);
 });
 
 test('R4 /health reports the Python pool and the sandbox layers in force', async () => {
   await run({ code: '1' });
   const h = (await api(srv, 'GET', '/health')).json;
+  expectRest('Health', h);
   assert.equal(h.python.enabled, true);
   assert.equal(h.python.status, 'ok');
   assert.match(h.python.python, /^3\.\d+/);
@@ -186,6 +202,7 @@ test('P5 the execution token: refused without it, accepted as Bearer or X-Execut
   try {
     const no = await api(t, 'POST', '/api/execute', { body: { code: '1' } });
     assert.equal(no.status, 401);
+    expectRest('Error', no.json);
     assert.equal(no.json.error.code, 'execution_token_required');
     const wrong = await api(t, 'POST', '/api/execute', { body: { code: '1' }, headers: { authorization: 'Bearer s3cret-tokex' } });
     assert.equal(wrong.status, 401);
@@ -203,8 +220,11 @@ test('P5 switched off: 503 with a clear code, and /health says so', async () => 
   try {
     const r = await api(t, 'POST', '/api/execute', { body: { code: '1' } });
     assert.equal(r.status, 503);
+    expectRest('Error', r.json);
     assert.equal(r.json.error.code, 'python_disabled');
-    assert.equal((await api(t, 'GET', '/health')).json.python.enabled, false);
+    const h = (await api(t, 'GET', '/health')).json;
+    expectRest('Health', h);
+    assert.equal(h.python.enabled, false);
   } finally { await t.stop(); }
 });
 
@@ -218,6 +238,7 @@ test('P5 a full pool queues runs and refuses past the queue limit with 503', asy
     await new Promise((r) => setTimeout(r, 100));
     const refused = await api(t, 'POST', '/api/execute', { body: { code: '1', session: c.id } });
     assert.equal(refused.status, 503);
+    expectRest('Error', refused.json);
     assert.equal(refused.json.error.code, 'python_busy');
     assert.equal((await slow).json.result, 'slow');
     assert.equal((await queued).json.result, 'queued', 'the queued run got the worker in its turn');
