@@ -79,6 +79,7 @@ static const struct opt opts[] = {
     S(py_sandbox_dir, "directory holding each Python context's working directory"),
     S(py_worker_bin, "path of collabd-py (empty: beside the collabd executable)"),
     S(py_token, "execution token every server-side run must present (empty: none)"),
+    I(py_context_ttl, 1, 31536000, "seconds an unused address context keeps its directory"),
     Z(upload_max, 1024, 1L << 32, "largest upload request (multipart body), bytes"),
     Z(upload_dir_max, 1024, 1L << 40, "bytes of uploaded files kept per Python context"),
 };
@@ -122,6 +123,7 @@ void cd_config_defaults(struct cd_config *c)
     c->py_idle_seconds = 600;
     c->py_uid = 65534;
     snprintf(c->py_sandbox_dir, sizeof(c->py_sandbox_dir), "sandbox");
+    c->py_context_ttl = 86400;
     c->upload_max = 10L << 20;
     c->upload_dir_max = 64L << 20;
 }

@@ -50,6 +50,7 @@ struct cd_config {
     char py_sandbox_dir[512]; /* one directory per context below this */
     char py_worker_bin[512];  /* collabd-py; empty: next to the collabd executable */
     char py_token[128];       /* when set, every server-side run must present it */
+    long py_context_ttl;      /* seconds an unused address context keeps its files */
     long upload_max;          /* bytes of one upload request (its own body cap) */
     long upload_dir_max;      /* bytes of uploaded files kept per context */
 };

@@ -23,6 +23,7 @@
 #include "util/text.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -33,6 +34,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -109,6 +111,7 @@ struct cd_pyexec {
     uint32_t next_id;
     cJSON *sandbox; /* the layers the last worker reported */
     uint64_t runs, failures, timeouts, crashes, spawned, restarts_zygote;
+    uint64_t ticks, dirs_swept;
 };
 
 static void dispatch(struct cd_pyexec *px);
@@ -173,17 +176,23 @@ static void queue_remove(struct cd_pyexec *px, struct cd_pyjob *j)
 }
 
 /* The directory name of a context key: its characters outside [A-Za-z0-9.-] become '_'. */
-static int key_dir(struct cd_pyexec *px, const char *key, char *out, size_t size)
+static size_t key_name(const char *key, char name[CD_PY_KEY_MAX])
 {
-    char name[CD_PY_KEY_MAX];
     size_t i = 0;
-    for (; key[i] && i + 1 < sizeof(name); i++) {
+    for (; key[i] && i + 1 < CD_PY_KEY_MAX; i++) {
         char c = key[i];
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                  c == '.' || c == '-';
         name[i] = ok ? c : '_';
     }
     name[i] = '\0';
+    return i;
+}
+
+static int key_dir(struct cd_pyexec *px, const char *key, char *out, size_t size)
+{
+    char name[CD_PY_KEY_MAX];
+    size_t i = key_name(key, name);
     if (!i || name[0] == '.')
         return CD_EINVAL;
     int n = snprintf(out, size, "%s/%s", px->root, name);
@@ -194,6 +203,14 @@ static int key_dir(struct cd_pyexec *px, const char *key, char *out, size_t size
     if (px->uid >= 0 && chown(out, (uid_t)px->uid, (gid_t)px->gid))
         return CD_EIO;
     return CD_OK;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) ? 0 : 0; /* best effort: what cannot be removed stays */
 }
 
 int cd_pyexec_dir(struct cd_pyexec *px, const char *key, char *out, size_t size)
@@ -924,6 +941,37 @@ static void zygote_lost(struct cd_pyexec *px, const char *why)
     }
 }
 
+/* Remove the directories of address contexts (ip_*) that no worker serves and nothing has
+ * changed in for cfg.py_context_ttl seconds: the disk a passer-by used is given back.
+ * Session directories go with their session (cd_pyexec_drop). */
+static void sweep_dirs(struct cd_pyexec *px)
+{
+    DIR *d = opendir(px->root);
+    if (!d)
+        return;
+    time_t cutoff = time(NULL) - (time_t)px->cfg->py_context_ttl;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "ip_", 3))
+            continue;
+        int live = 0;
+        for (struct worker *w = px->workers; w && !live; w = w->next) {
+            char name[CD_PY_KEY_MAX];
+            key_name(w->key, name);
+            live = !strcmp(name, e->d_name);
+        }
+        char path[PATH_MAX];
+        struct stat st;
+        if (live ||
+            snprintf(path, sizeof(path), "%s/%s", px->root, e->d_name) >= (int)sizeof(path) ||
+            lstat(path, &st) || !S_ISDIR(st.st_mode) || st.st_mtime > cutoff)
+            continue;
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        px->dirs_swept++;
+    }
+    closedir(d);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct cd_pyexec *px = t->data;
@@ -932,6 +980,9 @@ static void on_tick(uv_timer_t *t)
     for (struct worker *w = px->workers; w; w = w->next)
         if (w->state == W_IDLE && now - w->last_used_ms > idle)
             worker_kill(w); /* a context nobody used for a while gives its worker back */
+    uint64_t every = px->cfg->py_context_ttl < 60 ? (uint64_t)px->cfg->py_context_ttl : 60;
+    if (++px->ticks % every == 0)
+        sweep_dirs(px);
 }
 
 static void on_kick(uv_timer_t *t)
@@ -1093,14 +1144,6 @@ void cd_pyjob_detach(struct cd_pyjob *job)
     cd_pyjob_interrupt(job);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) ? 0 : 0; /* best effort: what cannot be removed stays */
-}
-
 void cd_pyexec_drop(struct cd_pyexec *px, const char *key)
 {
     if (!px)
@@ -1223,6 +1266,7 @@ cJSON *cd_pyexec_health(const struct cd_pyexec *px)
     cJSON_AddNumberToObject(o, "crashes", (double)px->crashes);
     cJSON_AddNumberToObject(o, "workersStarted", (double)px->spawned);
     cJSON_AddNumberToObject(o, "zygoteRestarts", (double)px->restarts_zygote);
+    cJSON_AddNumberToObject(o, "contextDirsRemoved", (double)px->dirs_swept);
     cJSON_AddNumberToObject(o, "timeoutMs", (double)px->cfg->py_timeout_ms);
     cJSON_AddNumberToObject(o, "memoryBytes", (double)px->cfg->py_memory);
     if (px->sandbox)

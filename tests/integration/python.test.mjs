@@ -2,6 +2,8 @@
 // /api/packages, through the real collabd and its sandboxed CPython workers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { startServer, api, createSession } from './lib/server.mjs';
 import { expectRest } from './lib/schema.mjs';
 
@@ -212,6 +214,23 @@ test('P5 the execution token: refused without it, accepted as Bearer or X-Execut
     assert.equal(x.json.result, 2);
     assert.doesNotMatch(t.log(), /s3cret-token/, 'the token is never logged');
     assert.match(t.log(), /execution token refused/);
+  } finally { await t.stop(); }
+});
+
+test('P5 an unused address context gives back its worker, then its directory', async () => {
+  const t = await startServer(['--py-idle-seconds', '1', '--py-context-ttl', '2']);
+  try {
+    const r = await api(t, 'POST', '/api/execute', { body: { code: 'open("notes.txt", "w").write("x")' } });
+    assert.equal(r.json.success, true);
+    const dir = join(t.logDir, 'sandbox', 'ip_127.0.0.1');
+    assert.ok(existsSync(join(dir, 'notes.txt')));
+    const t0 = Date.now();
+    while (existsSync(dir) && Date.now() - t0 < 10000) await new Promise((res) => setTimeout(res, 200));
+    assert.equal(existsSync(dir), false, 'the directory was removed');
+    const h = (await api(t, 'GET', '/health')).json.python;
+    assert.equal(h.workers, 0, 'the idle worker was given back first');
+    assert.ok(h.contextDirsRemoved >= 1);
+    assert.equal((await api(t, 'POST', '/api/execute', { body: { code: '"fresh"' } })).json.result, 'fresh');
   } finally { await t.stop(); }
 });
 
