@@ -67,6 +67,17 @@ export class CollabClient {
     this.timer = setTimeout(() => { this.timer = null; this.connect(); }, delay);
   }
 
+  // Leave the current socket at once and connect again: nothing more from it is read, and the
+  // new connection does not wait for its closing handshake (which a busy server may be slow
+  // to complete) nor for a backoff delay (this is not a network failure).
+  restart() {
+    const ws = this.ws;
+    this.ws = null; this.inFlight = false;
+    ws?.close();
+    clearTimeout(this.timer); this.timer = null;
+    this.connect();
+  }
+
   close() {
     this.closed = true;
     clearTimeout(this.timer); this.timer = null;
@@ -130,7 +141,7 @@ export class CollabClient {
         this.inFlight = false;
         this.on.error?.(msg);
         if (msg.code === 'resync') { // our base fell out of the history: reconnect for a full sync, keeping our text
-          this.synced = false; this.keepOnReset = true; this.ws?.close();
+          this.synced = false; this.keepOnReset = true; this.restart();
         }
         break;
       default: break;
