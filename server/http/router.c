@@ -30,27 +30,28 @@ struct route {
     route_fn fn;
     int json_body; /* the handler takes a JSON body */
     int upload;    /* the body may be up to cfg.upload_max instead of cfg.max_body */
+    int python;    /* server-side Python: refused (off, or no token) before the body is read */
 };
 
 static const struct route routes[] = {
-    {CD_POST, "/sessions", cd_sessions_create, 1, 0},
-    {CD_GET | CD_HEAD, "/sessions", cd_sessions_list, 0, 0},
-    {CD_GET | CD_HEAD, "/sessions/{id}", cd_sessions_get, 0, 0},
-    {CD_DELETE, "/sessions/{id}", cd_sessions_delete, 0, 0},
-    {CD_GET | CD_HEAD, "/sessions/{id}/document", cd_sessions_document, 0, 0},
-    {CD_GET | CD_HEAD, "/health", cd_health_get, 0, 0},
-    {CD_GET | CD_HEAD, "/api/health", cd_health_get, 0, 0},
-    {CD_GET | CD_HEAD, "/api/status", cd_health_get, 0, 0},
-    {CD_POST, "/api/execute", cd_execute_post, 1, 0},
-    {CD_POST, "/api/execute-raw", cd_execute_raw_post, 0, 0},
-    {CD_POST, "/api/reset", cd_execute_reset_post, 1, 0},
-    {CD_GET | CD_HEAD, "/api/packages", cd_execute_packages_get, 0, 0},
-    {CD_POST, "/api/upload", cd_upload_post, 0, 1},
-    {CD_GET | CD_HEAD, "/api/uploaded-files", cd_upload_list, 0, 0},
-    {CD_DELETE, "/api/uploaded-files/{id}", cd_upload_delete, 0, 0},
-    {CD_GET | CD_HEAD, "/api/file-info/{id}", cd_upload_info, 0, 0},
-    {CD_GET | CD_HEAD, "/docs", cd_docs_get, 0, 0},
-    {CD_GET | CD_HEAD, "/openapi.json", cd_openapi_get, 0, 0},
+    {CD_POST, "/sessions", cd_sessions_create, 1, 0, 0},
+    {CD_GET | CD_HEAD, "/sessions", cd_sessions_list, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/sessions/{id}", cd_sessions_get, 0, 0, 0},
+    {CD_DELETE, "/sessions/{id}", cd_sessions_delete, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/sessions/{id}/document", cd_sessions_document, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/health", cd_health_get, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/api/health", cd_health_get, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/api/status", cd_health_get, 0, 0, 0},
+    {CD_POST, "/api/execute", cd_execute_post, 1, 0, 1},
+    {CD_POST, "/api/execute-raw", cd_execute_raw_post, 0, 0, 1},
+    {CD_POST, "/api/reset", cd_execute_reset_post, 1, 0, 1},
+    {CD_GET | CD_HEAD, "/api/packages", cd_execute_packages_get, 0, 0, 0},
+    {CD_POST, "/api/upload", cd_upload_post, 0, 1, 1},
+    {CD_GET | CD_HEAD, "/api/uploaded-files", cd_upload_list, 0, 0, 0},
+    {CD_DELETE, "/api/uploaded-files/{id}", cd_upload_delete, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/api/file-info/{id}", cd_upload_info, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/docs", cd_docs_get, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/openapi.json", cd_openapi_get, 0, 0, 0},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -240,6 +241,11 @@ static int on_http(struct cd_server *srv, struct cd_http_req *r, struct lws *wsi
         return dispatch(r, rt);
 
     /* Refuse what can be refused before reading the body. */
+    int refused = 0;
+    if (rt && rt->python && !cd_http_py_allowed(r, &refused)) {
+        r->close_after = 1; /* the body is not read */
+        return refused;
+    }
     char buf[256];
     int clen_n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH);
     int chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;

@@ -213,7 +213,8 @@ int cd_upload_post(struct cd_http_req *r)
         }
     if (context_dir(r, session, &dirfd, key, sizeof(key), &rc))
         goto out;
-    /* check every file before writing any: an upload is all or nothing */
+    /* check every file before writing any: a refused name or type, or the quota, stores
+     * nothing (a failing disk may still leave the files written before it failed) */
     char names[MAX_PARTS][CD_UPLOAD_NAME_MAX + 1];
     size_t nfiles = 0, bytes = 0;
     for (size_t i = 0; i < nparts; i++) {
@@ -222,8 +223,9 @@ int cd_upload_post(struct cd_http_req *r)
         if (cd_upload_name_safe(parts[i].filename, parts[i].filename_len, names[i],
                                 sizeof(names[i]))) {
             rc = cd_http_error(r, 400, "bad_filename",
-                               "file names may use letters, digits, space and . _ - ( ) + only, "
-                               "and may not start with a dot");
+                               "file names may use ASCII letters, digits, space and . _ - ( ) + "
+                               "only, may not start with a dot, dash or space, nor end with a dot "
+                               "or space, and are at most 128 bytes");
             goto out;
         }
         if (!cd_upload_ext_allowed(names[i])) {
@@ -240,6 +242,14 @@ int cd_upload_post(struct cd_http_req *r)
     }
     size_t have_files, have_bytes;
     dir_usage(dirfd, &have_files, &have_bytes);
+    for (size_t i = 0; i < nparts; i++) { /* a file replaced does not count twice */
+        struct stat st;
+        if (parts[i].has_filename && !fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) &&
+            S_ISREG(st.st_mode)) {
+            have_files -= have_files ? 1 : 0;
+            have_bytes -= (size_t)st.st_size < have_bytes ? (size_t)st.st_size : have_bytes;
+        }
+    }
     if (have_files + nfiles > MAX_FILES ||
         have_bytes + bytes > (size_t)r->srv->cfg.upload_dir_max) {
         rc = cd_http_error(r, 413, "quota_exceeded",
@@ -304,8 +314,13 @@ int cd_upload_list(struct cd_http_req *r)
     struct dirent *e;
     while (d && (e = readdir(d))) {
         struct stat st;
+        char safe[CD_UPLOAD_NAME_MAX + 1];
         if (e->d_name[0] == '.' || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
             !S_ISREG(st.st_mode))
+            continue;
+        /* only names the API can address (file-info, delete) are listed */
+        if (cd_upload_name_safe(e->d_name, strlen(e->d_name), safe, sizeof(safe)) ||
+            strcmp(safe, e->d_name))
             continue;
         cJSON_AddItemToArray(arr, file_json(e->d_name, &st));
         total += (double)st.st_size;
@@ -365,6 +380,13 @@ int cd_upload_delete(struct cd_http_req *r)
         context_dir(r, NULL, &dirfd, key, sizeof(key), &rc))
         return rc;
     struct stat st;
+    char sha[65] = "";
+    long lines = 0;
+    int fd = open_regular(dirfd, name, &st); /* the hash of what is deleted, for the log */
+    if (fd >= 0) {
+        digest_fd(fd, (size_t)r->srv->cfg.upload_dir_max, sha, &lines);
+        close(fd);
+    }
     int gone = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) || unlinkat(dirfd, name, 0);
     close(dirfd);
     if (gone)
@@ -374,6 +396,8 @@ int cd_upload_delete(struct cd_http_req *r)
     cd_http_user_agent(r, ua, sizeof(ua));
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "name", name);
+    if (sha[0])
+        cJSON_AddStringToObject(ev, "sha256", sha);
     cJSON_AddStringToObject(ev, "context", key);
     cd_audit(r->srv->seclog, "upload_deleted", ip, ua, ev);
     cJSON *o = cJSON_CreateObject();

@@ -2,7 +2,7 @@
  * multipart.h: a strict multipart/form-data parser (RFC 7578 on top of RFC 2046) for uploads,
  * and the policy that turns a client's file name into a safe base name.
  *
- * The body is complete and in memory (POST /api/upload reads it whole, capped by --max-body):
+ * The body is complete and in memory (POST /api/upload reads it whole, capped by --upload-max):
  * the parser works on {body, len} and never copies data. Each struct cd_mpart borrows a slice
  * of the body (valid as long as the body is) and owns fixed-size copies of the form field's
  * name, file name and Content-Type. Pure functions, no I/O, no allocation; thread-safe.

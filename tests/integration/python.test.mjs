@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, api, createSession } from './lib/server.mjs';
+import { startServer, api, createSession, rawHttp } from './lib/server.mjs';
 import { expectRest } from './lib/schema.mjs';
 
 let srv;
@@ -212,6 +212,9 @@ test('P5 the execution token: refused without it, accepted as Bearer or X-Execut
     assert.equal(bearer.json.result, 1);
     const x = await api(t, 'POST', '/api/execute-raw', { body: '2', raw: true, headers: { 'x-execution-token': 's3cret-token' } });
     assert.equal(x.json.result, 2);
+    // refused before the body is read: a client without the token cannot make collabd buffer it
+    const early = await rawHttp(t, 'POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 5000000\r\n\r\n');
+    assert.match(early.text, /^HTTP\/1\.1 401/);
     assert.doesNotMatch(t.log(), /s3cret-token/, 'the token is never logged');
     assert.match(t.log(), /execution token refused/);
   } finally { await t.stop(); }
