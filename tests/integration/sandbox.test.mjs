@@ -50,6 +50,7 @@ const hostile = [
   ['kill the parent', 'import os, signal\nos.kill(os.getppid(), signal.SIGKILL)', (j) => assert.equal(j.errorType, 'sandbox')],
   ['kill collabd', () => `import os, signal\nos.kill(${srv.proc.pid}, signal.SIGTERM)`, (j) => assert.equal(j.errorType, 'sandbox')],
   ['kill every process', 'import os, signal\nos.kill(-1, signal.SIGKILL)', (j) => assert.equal(j.errorType, 'sandbox')],
+  ['read the environment', 'import os\nassert dict(os.environ) == {}, dict(os.environ)\nraise PermissionError("nothing to read")', (j) => assert.match(j.error, /nothing to read/)],
   ['become root', 'import os\nos.setuid(0)', (j) => assert.equal(j.errorType, 'sandbox')],
   ['memory bomb at once', 'b = bytearray(64 * 1024 ** 3)', (j) => assert.equal(j.errorType, 'memory')],
   ['memory bomb by growth', 'l = []\nwhile True:\n    l.append(bytearray(50 * 1024 ** 2))', (j) => assert.equal(j.errorType, 'memory')],

@@ -188,6 +188,7 @@ def _stream(fd):
 
 def serve(sandbox):
     random.seed()  # the zygote's seed is shared by every fork: draw a fresh one
+    os.environ.clear()  # an empty environment (the C side cleared environ too)
     sys.path.insert(0, os.getcwd())  # uploaded .py files import by name
     sys.stdout = sys.__stdout__ = _stream(1)
     sys.stderr = sys.__stderr__ = _stream(2)

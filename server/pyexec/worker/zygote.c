@@ -120,6 +120,7 @@ static void worker_main(PyObject *mod, int fds[3], int sigfd, const char *dir)
     syscall(SYS_close_range, CTL_FD + 1, ~0U, 0);
     PyOS_AfterFork_Child();
 
+    clearenv(); /* the worker's environment is empty */
     struct cd_sandbox_cfg cfg = sb;
     cfg.workdir = dir;
     struct cd_sandbox_report rep;
