@@ -122,14 +122,15 @@ static void on_out(uv_poll_t *h, int status, int events);
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static int zsend(struct cd_pyexec *px, uint32_t op, uint32_t id, int32_t a, const char *text,
-                 const int *fds)
+static int zsend(struct cd_pyexec *px, uint32_t op, uint32_t id, int32_t a, int32_t b,
+                 const char *text, const int *fds)
 {
     struct cd_zmsg m;
     memset(&m, 0, sizeof(m));
     m.op = op;
     m.id = id;
     m.a = a;
+    m.b = b;
     if (text)
         snprintf(m.text, sizeof(m.text), "%s", text);
     char cbuf[CMSG_SPACE(3 * sizeof(int))];
@@ -468,7 +469,9 @@ static void worker_free(struct worker *w)
 
 static void worker_signal(struct worker *w, int sig)
 {
-    zsend(w->px, CD_Z_SIGNAL, w->id, sig, NULL, NULL);
+    /* an interrupt names the run it is for (the worker ignores it once that run ended) */
+    int32_t run = sig == SIGINT && w->job ? (int32_t)(w->job->id & 0x7fffffff) : 0;
+    zsend(w->px, CD_Z_SIGNAL, w->id, sig, run, NULL, NULL);
 }
 
 static void worker_kill(struct worker *w)
@@ -712,7 +715,7 @@ static struct worker *worker_spawn(struct cd_pyexec *px, const char *key, const 
     w->state = W_SPAWNING;
     snprintf(w->key, sizeof(w->key), "%s", key);
     int theirs[3] = {pairs[0][1], pairs[1][1], pairs[2][1]};
-    if (zsend(px, CD_Z_SPAWN, w->id, 0, dir, theirs))
+    if (zsend(px, CD_Z_SPAWN, w->id, 0, 0, dir, theirs))
         goto fail;
     for (int i = 0; i < 3; i++) {
         close(pairs[i][1]);
@@ -1209,9 +1212,10 @@ int cd_pyjob_interrupt(struct cd_pyjob *job)
     if (job->interrupted || job->timed_out)
         return CD_OK;
     job->interrupted = 1;
-    if (job->waiting_input)
+    if (job->waiting_input) /* end of input stops input(); a signal mid-frame would not */
         cd_pyjob_input(job, NULL, 0, 1);
-    worker_signal(w, SIGINT);
+    else
+        worker_signal(w, SIGINT);
     uv_timer_start(&w->timer, on_timer, INTERRUPT_GRACE_MS, 0);
     return CD_OK;
 }

@@ -12,8 +12,9 @@
 enum cd_zop {
     CD_Z_READY = 1, /* zygote -> collabd: Python is up; a = zygote pid, text = version */
     CD_Z_SPAWN,     /* collabd -> zygote: fork worker `id` in directory `text` (+3 fds) */
-    CD_Z_SIGNAL,    /* collabd -> zygote: send signal `a` to worker `id` if it lives */
-    CD_Z_SPAWNED,   /* zygote -> collabd: worker `id` is pid `a` */
+    CD_Z_SIGNAL,  /* collabd -> zygote: send signal `a` to worker `id` if it lives; a SIGINT carries
+                     run `b` and interrupts only that run */
+    CD_Z_SPAWNED, /* zygote -> collabd: worker `id` is pid `a` */
     CD_Z_SPAWN_FAILED /* zygote -> collabd: fork of `id` failed with errno `a` */,
     CD_Z_EXITED, /* zygote -> collabd: worker `id` was reaped; a = wait status */
 };

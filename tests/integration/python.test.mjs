@@ -199,6 +199,22 @@ test('P5 a client that hangs up mid-run does not disturb the server', async () =
   assert.ok(Date.now() - t0 < 4000, 'the abandoned run was interrupted, not waited for');
 });
 
+test('P5 an interrupt meant for an abandoned run never reaches the next run of the context', async () => {
+  // a client that hangs up interrupts its own run; that interrupt crosses the zygote and may
+  // arrive after the run ended: it must not hit the next run, nor the worker between runs
+  await run({ code: 'x = 41' });
+  const failures = [];
+  for (let i = 0; i < 60; i++) {
+    const ctl = new AbortController();
+    const a = fetch(`${srv.base}/api/execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'print(1)' }), signal: ctl.signal }).catch(() => null);
+    setTimeout(() => ctl.abort(), i % 3); // 0-2 ms: before, during or after the run
+    const b = await run({ code: 'x + 1' });
+    await a;
+    if (b.json.result !== 42) failures.push(b.json);
+  }
+  assert.deepEqual(failures, []);
+});
+
 test('P5 the execution token: refused without it, accepted as Bearer or X-Execution-Token', async () => {
   const t = await startServer(['--py-token', 's3cret-token']);
   try {

@@ -32,6 +32,8 @@ import sys
 import time
 import traceback
 
+import _collabd  # built into collabd-py: ties collabd's interrupts to the run they are for
+
 _CTL = 3
 _MAX_ITEMS = 10000
 _MAX_DEPTH = 32
@@ -144,6 +146,7 @@ def _execute(req):
                     "errorType": "invalid_context"}
     _globals.update(context)
     t0 = time.perf_counter()
+    _collabd.begin(req.get("id", 0) & 0x7FFFFFFF)
     try:
         tree = ast.parse(req.get("code", ""), "<run>", "exec")
         last = None
@@ -162,6 +165,7 @@ def _execute(req):
         result = {"success": False, "result": None, "error": _text(msg),
                   "traceback": _text(tb), "errorType": _category(e)}
     finally:
+        _collabd.end()  # from here no interrupt can reach this worker's own code
         for f in (sys.stdout, sys.stderr):
             try:
                 f.flush()

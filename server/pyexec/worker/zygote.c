@@ -38,6 +38,54 @@ struct child {
     pid_t pid;
 };
 
+/* The run a SIGINT may interrupt: set by the bootstrap around each run (module _collabd).
+ * collabd's interrupts are queued signals carrying the run's id, so an interrupt meant for a
+ * run that already ended (it crosses the zygote hop late) never hits the next run or the
+ * worker's idle loop. */
+static volatile sig_atomic_t current_run;
+
+static void on_sigint(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    if (si->si_code == SI_QUEUE && current_run && si->si_value.sival_int == current_run)
+        PyErr_SetInterrupt(); /* async-signal-safe: KeyboardInterrupt at the next check */
+}
+
+/* _collabd.begin(run_id): interrupts for this run are taken from now on. */
+static PyObject *m_begin(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long v = PyLong_AsLong(arg);
+    if (v == -1 && PyErr_Occurred())
+        return NULL;
+    current_run = (sig_atomic_t)v;
+    Py_RETURN_NONE;
+}
+
+/* _collabd.end(): no run may be interrupted now; one already pending is dropped. */
+static PyObject *m_end(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    current_run = 0;
+    if (PyErr_CheckSignals() < 0)
+        PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef m_methods[] = {
+    {"begin", m_begin, METH_O, "interrupts carrying this run id are taken"},
+    {"end", m_end, METH_NOARGS, "the run ended: interrupts are ignored"},
+    {NULL, NULL, 0, NULL}};
+static struct PyModuleDef m_def = {
+    PyModuleDef_HEAD_INIT, "_collabd", NULL, -1, m_methods, NULL, NULL, NULL, NULL};
+
+static PyObject *m_init(void)
+{
+    return PyModule_Create(&m_def); /* new reference */
+}
+
 static struct child *kids;
 static size_t nkids, kids_alloc;
 static struct cd_sandbox_cfg sb;
@@ -69,6 +117,8 @@ static int send_msg(int fd, uint32_t op, uint32_t id, int32_t a, const char *tex
 static PyObject *python_init(void)
 {
     PyConfig config;
+    if (PyImport_AppendInittab("_collabd", m_init) < 0)
+        return NULL;
     PyConfig_InitIsolatedConfig(&config);
     config.install_signal_handlers = 1; /* SIGINT -> KeyboardInterrupt: how Stop interrupts */
     config.buffered_stdio = 0;          /* output streams while the program runs */
@@ -119,6 +169,12 @@ static void worker_main(PyObject *mod, int fds[3], int sigfd, const char *dir)
         _exit(CD_Z_SANDBOX_FAILED);
     syscall(SYS_close_range, CTL_FD + 1, ~0U, 0);
     PyOS_AfterFork_Child();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_sigint;
+    sa.sa_flags = SA_SIGINFO; /* no SA_RESTART: a blocking call returns EINTR and Python checks */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
 
     clearenv(); /* the worker's environment is empty */
     struct cd_sandbox_cfg cfg = sb;
@@ -161,9 +217,16 @@ static void spawn(PyObject *mod, int ctl, int sigfd)
     if (n != sizeof(m))
         goto out;
     if (m.op == CD_Z_SIGNAL) {
-        for (size_t i = 0; i < nkids; i++)
-            if (kids[i].id == m.id)
+        for (size_t i = 0; i < nkids; i++) {
+            if (kids[i].id != m.id)
+                continue;
+            if (m.a == SIGINT) { /* tied to the run in b (see on_sigint) */
+                union sigval v = {.sival_int = m.b};
+                sigqueue(kids[i].pid, SIGINT, v);
+            } else {
                 kill(kids[i].pid, m.a);
+            }
+        }
         goto out;
     }
     if (m.op != CD_Z_SPAWN || fds[2] < 0)
