@@ -51,10 +51,10 @@ for variant in normal asan; do
   stage "unit tests ($variant)"
   ctest --test-dir "$dir" --output-on-failure -j"$jobs"
   stage "integration tests ($variant)"
-  (cd tests && COLLABD_BIN="$root/$dir/server/collabd" node --test --test-concurrency=1 integration/)
+  (cd tests && COLLABD_BIN="$root/$dir/server/collabd" node --test --test-concurrency=1 --test-timeout=300000 integration/)
   if [[ $variant == normal ]]; then
     stage "frontend tests: collab.js from Node, the page in Chromium (screenshots in test-artifacts/)"
-    (cd tests && COLLABD_BIN="$root/$dir/server/collabd" node --test --test-concurrency=1 ../frontend/test/ browser/)
+    (cd tests && COLLABD_BIN="$root/$dir/server/collabd" node --test --test-concurrency=1 --test-timeout=300000 ../frontend/test/ browser/)
   fi
 done
 stage "fuzz targets (libFuzzer + ASan/UBSan, ${FUZZ_SECONDS:=30} s each, seed corpora)"

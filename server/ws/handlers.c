@@ -52,7 +52,9 @@ static const struct {
 
 /* Token bucket: rate_limit tokens per second, at most rate_burst. Returns 1 if the message
  * may be handled. Over the limit the message is dropped with an error (at most one a second);
- * a client still over the limit after five seconds' worth of drops is closed (4003). */
+ * a client with more than five seconds' worth of messages dropped within five seconds is
+ * closed (4003). The drops are counted over a window, not in a row: a flood that the bucket
+ * lets a message through now and then (its refill) is still a flood. */
 static int rate_ok(struct cd_conn *c)
 {
     const struct cd_config *cfg = &c->srv->cfg;
@@ -67,8 +69,11 @@ static int rate_ok(struct cd_conn *c)
     c->tokens_us = now;
     if (c->tokens >= 1.0) {
         c->tokens -= 1.0;
-        c->limited = 0;
         return 1;
+    }
+    if (now - c->limited_since_us > 5000000) { /* a new five-second window of drops */
+        c->limited_since_us = now;
+        c->limited = 0;
     }
     c->limited++;
     if (c->limited > (uint64_t)cfg->rate_limit * 5) {

@@ -79,7 +79,8 @@ struct cd_conn {
     /* rate limit: token bucket */
     double tokens;
     uint64_t tokens_us;
-    uint64_t limited; /* messages dropped since the bucket last had tokens */
+    uint64_t limited;          /* messages dropped in the current window */
+    uint64_t limited_since_us; /* start of that five-second window */
     uint64_t limited_told_ms;
 };
 
