@@ -95,6 +95,7 @@ struct cd_pyexec {
     char exe[PATH_MAX];
     char root[PATH_MAX]; /* sandbox directory, absolute */
     int uid, gid;        /* the workers' identity when collabd runs as root; -1 otherwise */
+    int tmp_root;        /* root is a directory collabd made in /tmp (removed at stop) */
     int zfd;
     int zpid;
     uv_poll_t zpoll;
@@ -212,6 +213,18 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     (void)flag;
     (void)ftw;
     return remove(path) ? 0 : 0; /* best effort: what cannot be removed stays */
+}
+
+/* One handle of the pool closed; the last one after a stop frees it (and removes a sandbox
+ * directory collabd made for itself in /tmp). */
+static void px_release(struct cd_pyexec *px)
+{
+    if (--px->open_handles || !px->stopping)
+        return;
+    if (px->tmp_root)
+        nftw(px->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    cJSON_Delete(px->sandbox);
+    free(px);
 }
 
 int cd_pyexec_dir(struct cd_pyexec *px, const char *key, char *out, size_t size)
@@ -445,10 +458,7 @@ static void worker_closed(uv_handle_t *h)
     cd_buf_cleanup(&w->rx);
     cd_buf_cleanup(&w->tx);
     free(w);
-    if (--px->open_handles == 0 && px->stopping) {
-        cJSON_Delete(px->sandbox);
-        free(px);
-    }
+    px_release(px);
 }
 
 /* Unlink and close a worker whose process is gone. */
@@ -897,11 +907,7 @@ static int zygote_start(struct cd_pyexec *px)
 
 static void zpoll_closed(uv_handle_t *h)
 {
-    struct cd_pyexec *px = h->data;
-    if (--px->open_handles == 0 && px->stopping) {
-        cJSON_Delete(px->sandbox);
-        free(px);
-    }
+    px_release(h->data);
 }
 
 static void fail_queue(struct cd_pyexec *px, const char *category, const char *msg)
@@ -1000,6 +1006,24 @@ static void tick_closed(uv_handle_t *h)
 
 /* ---- public ----------------------------------------------------------------------------- */
 
+/* 1 if uid can search every directory from / down to path (absolute). */
+static int traversable(const char *path, uid_t uid)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s", path);
+    for (;;) {
+        struct stat st;
+        if (stat(p[0] ? p : "/", &st))
+            return 0;
+        if (st.st_uid != uid && !(st.st_mode & S_IXOTH))
+            return 0;
+        char *slash = strrchr(p, '/');
+        if (!slash || !p[0])
+            return 1;
+        *slash = '\0';
+    }
+}
+
 int cd_pyexec_start(struct cd_pyexec **out, uv_loop_t *loop, const struct cd_config *cfg,
                     const char *exe)
 {
@@ -1031,6 +1055,19 @@ int cd_pyexec_start(struct cd_pyexec **out, uv_loop_t *loop, const struct cd_con
     if (!realpath(cfg->py_sandbox_dir, px->root) || chmod(px->root, 0711)) {
         free(px);
         return CD_EIO;
+    }
+    if (px->uid >= 0 && !traversable(px->root, (uid_t)px->uid)) {
+        /* e.g. a checkout under /root (0700): the workers could not reach their directories */
+        char tmp[] = "/tmp/collabd-sandbox-XXXXXX";
+        if (!mkdtemp(tmp) || chmod(tmp, 0711) || !realpath(tmp, px->root)) {
+            free(px);
+            return CD_EIO;
+        }
+        px->tmp_root = 1;
+        cd_logf(CD_LOG_WARN, NULL,
+                "python: the workers (uid %d) cannot reach %s (a parent directory is not "
+                "searchable by others); using %s instead (set --py-sandbox-dir)",
+                px->uid, cfg->py_sandbox_dir, px->root);
     }
     int rc = zygote_start(px);
     if (rc) {

@@ -2,7 +2,8 @@
 // /api/packages, through the real collabd and its sandboxed CPython workers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, api, createSession, rawHttp } from './lib/server.mjs';
 import { expectRest } from './lib/schema.mjs';
@@ -251,6 +252,17 @@ test('P5 an unused address context gives back its worker, then its directory', a
     assert.ok(h.contextDirsRemoved >= 1);
     assert.equal((await api(t, 'POST', '/api/execute', { body: { code: '"fresh"' } })).json.result, 'fresh');
   } finally { await t.stop(); }
+});
+
+test('P5 a sandbox directory the workers cannot reach is replaced by a private one in /tmp', { skip: process.getuid() !== 0 && 'only root drops the workers to another uid' }, async () => {
+  const hidden = mkdtempSync(join(tmpdir(), 'collabd-hidden-')); // 0700: nobody cannot enter
+  const t = await startServer(['--py-sandbox-dir', join(hidden, 'sandbox')]);
+  try {
+    const r = await api(t, 'POST', '/api/execute', { body: { code: 'import os\nos.getcwd()' } });
+    assert.equal(r.json.success, true, r.text);
+    assert.match(r.json.result, /^\/tmp\/collabd-sandbox-/);
+    assert.match(t.log(), /cannot reach/);
+  } finally { await t.stop(); rmSync(hidden, { recursive: true, force: true }); }
 });
 
 test('P5 switched off: 503 with a clear code, and /health says so', async () => {
