@@ -79,6 +79,9 @@ static const struct opt opts[] = {
     S(py_sandbox_dir, "directory holding each Python context's working directory"),
     S(py_worker_bin, "path of collabd-py (empty: beside the collabd executable)"),
     S(py_token, "execution token every server-side run must present (empty: none)"),
+    I(http_rate_limit, 0, 1000000, "REST requests per second per client address (0: no limit)"),
+    I(http_rate_burst, 1, 10000000, "burst allowance of the REST rate limit"),
+    S(admin_token, "token of the admin endpoints (stats clear); empty: admin disabled"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -120,6 +123,8 @@ void cd_config_defaults(struct cd_config *c)
     c->py_idle_seconds = 600;
     c->py_uid = 65534;
     snprintf(c->py_sandbox_dir, sizeof(c->py_sandbox_dir), "sandbox");
+    c->http_rate_limit = 200;
+    c->http_rate_burst = 400;
 }
 
 /* Parse a decimal integer with an optional k/m/g suffix (OPT_SIZE only). */

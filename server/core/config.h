@@ -50,6 +50,10 @@ struct cd_config {
     char py_sandbox_dir[512]; /* one directory per context below this */
     char py_worker_bin[512];  /* collabd-py; empty: next to the collabd executable */
     char py_token[128];       /* when set, every server-side run must present it */
+    /* stats, dashboard, admin (audit/stats.h, http/stats.c) */
+    long http_rate_limit;  /* REST requests per second per client address; 0: no limit */
+    long http_rate_burst;  /* bucket size of that limit */
+    char admin_token[128]; /* admin endpoints need it; empty: they answer 403. Never logged */
 };
 
 /* Fill c with the defaults. */
