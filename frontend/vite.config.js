@@ -39,5 +39,9 @@ export default defineConfig({
   define: { __PYODIDE_PATH__: JSON.stringify(PYODIDE_PATH) },
   worker: { format: 'es' },
   plugins: [copyPyodide()],
-  build: { outDir: 'dist', assetsDir: 'assets', emptyOutDir: true, target: 'es2022' },
+  build: {
+    outDir: 'dist', assetsDir: 'assets', emptyOutDir: true, target: 'es2022',
+    // two pages: the editor, and the statistics dashboard (collabd serves it at /dashboard)
+    rollupOptions: { input: { main: join(here, 'index.html'), dashboard: join(here, 'dashboard.html') } },
+  },
 });

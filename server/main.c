@@ -10,7 +10,9 @@
  * Nothing else lives here.
  */
 #include "audit/events.h"
+#include "audit/ratelimit.h"
 #include "audit/seclog.h"
+#include "audit/stats.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -154,6 +156,13 @@ int main(int argc, char **argv)
     cd_audit(srv->seclog, "server_start", NULL, NULL, NULL);
     srv->started_wall_ms = cd_wall_ms();
     srv->rooms = &a.rooms;
+    if (cd_stats_new(&srv->stats, srv->started_wall_ms) ||
+        (srv->cfg.http_rate_limit &&
+         cd_ratelimit_new(&srv->http_limit, (double)srv->cfg.http_rate_limit,
+                          (double)srv->cfg.http_rate_burst, 4096))) {
+        fprintf(stderr, "collabd: out of memory\n");
+        goto fail_log;
+    }
 
     if (uv_loop_init(&a.loop)) {
         fprintf(stderr, "collabd: cannot create the event loop\n");
@@ -258,6 +267,10 @@ fail_loop:
     if (uv_loop_close(&a.loop))
         cd_logf(CD_LOG_WARN, NULL, "event loop closed with handles still open");
 fail_log:
+    cd_ratelimit_free(srv->http_limit);
+    srv->http_limit = NULL;
+    cd_stats_free(srv->stats);
+    srv->stats = NULL;
     cd_audit(srv->seclog, "server_stop", NULL, NULL, NULL);
     cd_seclog_free(srv->seclog);
     srv->seclog = NULL;

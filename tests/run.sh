@@ -11,7 +11,7 @@ stage() { printf '\n==== %s ====\n' "$*"; }
 
 stage "dependencies"
 deploy/install-deps.sh --test
-(cd tests && { [[ -d node_modules/playwright-core ]] || npm ci --no-audit --no-fund --loglevel=error; })
+(cd tests && { [[ -d node_modules/playwright-core && -d node_modules/parse-prometheus-text-format ]] || npm ci --no-audit --no-fund --loglevel=error; })
 deploy/build-frontend.sh
 
 stage "protocol: every schema, example and OpenAPI document checked"

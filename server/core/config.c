@@ -82,6 +82,9 @@ static const struct opt opts[] = {
     I(py_context_ttl, 1, 31536000, "seconds an unused address context keeps its directory"),
     Z(upload_max, 1024, 1L << 32, "largest upload request (multipart body), bytes"),
     Z(upload_dir_max, 1024, 1L << 40, "bytes of uploaded files kept per Python context"),
+    I(http_rate_limit, 0, 1000000, "REST requests per second per client address (0: no limit)"),
+    I(http_rate_burst, 1, 10000000, "burst allowance of the REST rate limit"),
+    S(admin_token, "token of the admin endpoints (stats clear); empty: admin disabled"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -126,6 +129,8 @@ void cd_config_defaults(struct cd_config *c)
     c->py_context_ttl = 86400;
     c->upload_max = 10L << 20;
     c->upload_dir_max = 64L << 20;
+    c->http_rate_limit = 200;
+    c->http_rate_burst = 400;
 }
 
 /* Parse a decimal integer with an optional k/m/g suffix (OPT_SIZE only). */

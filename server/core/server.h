@@ -18,6 +18,8 @@ struct cd_store;
 struct cd_rooms;
 struct cd_pyexec;
 struct cd_seclog;
+struct cd_stats;
+struct cd_ratelimit;
 
 struct cd_counters {
     uint64_t http_requests;
@@ -48,6 +50,9 @@ struct cd_server {
     int ready;    /* 0 until listening; 0 again while draining */
     int draining; /* SIGTERM received */
     struct cd_counters n;
+
+    struct cd_stats *stats;          /* audit/stats.h: executions, latency, messages/s */
+    struct cd_ratelimit *http_limit; /* per-address REST rate limit, or NULL when off */
 };
 
 #endif

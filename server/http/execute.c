@@ -13,6 +13,7 @@
  */
 #include "audit/events.h"
 #include "audit/hash.h"
+#include "audit/stats.h"
 #include "core/log.h"
 #include "pyexec/pool.h"
 #include "routes.h"
@@ -104,6 +105,7 @@ static void on_done(void *ud, cJSON *res)
                  run->ip, run->ua, ev);
         if (cJSON_IsString(et) && !strcmp(et->valuestring, "sandbox"))
             cd_audit(r->srv->seclog, "sandbox_violation", run->ip, run->ua, cJSON_CreateObject());
+        cd_stats_run_result(r->srv->stats, res, "rest", run->ip, run->ua, run->sha);
     } else if (run->kind == CD_PY_RESET) {
         cJSON_AddStringToObject(res, "message", "the context's variables were cleared");
     }

@@ -70,6 +70,9 @@ void cd_http_peer(struct cd_http_req *r, char *out, size_t size);
 void cd_http_user_agent(struct cd_http_req *r, char *out, size_t size);
 /* The request is going away (connection closed): let go of what it waits for. */
 void cd_http_run_abandon(struct cd_http_req *r);
+/* The per-address REST rate limit (ratelimit.c): 0 if the request may go on; 1 if it was
+ * refused, answered (429, Retry-After) and *rc holds what the answer returned. */
+int cd_http_rate_limited(struct cd_http_req *r, int *rc);
 /* Value of a query argument (borrowed from buf) or NULL. */
 const char *cd_http_arg(struct cd_http_req *r, const char *name_eq, char *buf, int size);
 

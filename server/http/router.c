@@ -52,6 +52,12 @@ static const struct route routes[] = {
     {CD_GET | CD_HEAD, "/api/file-info/{id}", cd_upload_info, 0, 0, 0},
     {CD_GET | CD_HEAD, "/docs", cd_docs_get, 0, 0, 0},
     {CD_GET | CD_HEAD, "/openapi.json", cd_openapi_get, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/api/stats", cd_stats_get, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/api/dashboard/stats", cd_dashboard_stats_get, 0, 0, 0},
+    {CD_POST, "/api/dashboard/stats/clear", cd_dashboard_stats_clear_post, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/api/dashboard/stats/dashboard", cd_dashboard_page_get, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/dashboard", cd_dashboard_page_get, 0, 0, 0},
+    {CD_GET | CD_HEAD, "/metrics", cd_metrics_get, 0, 0, 0},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -215,8 +221,12 @@ static int on_http(struct cd_server *srv, struct cd_http_req *r, struct lws *wsi
         return cd_http_error(r, 403, "origin_not_allowed",
                              "cross-origin requests from this origin are not allowed");
 
-    int allowed = 0;
+    int allowed = 0, limited_rc = 0;
     const struct route *rt = find_route(r, &allowed);
+    /* static files are exempt from the per-address rate limit */
+    if ((rt || allowed || is_api_path(r->path) || (r->method != CD_GET && r->method != CD_HEAD)) &&
+        cd_http_rate_limited(r, &limited_rc))
+        return limited_rc;
     if (!rt && allowed) {
         char h[128];
         allow_header(allowed, h, sizeof(h));

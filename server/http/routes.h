@@ -28,5 +28,10 @@ int cd_http_py_allowed(struct cd_http_req *r, int *rc);
 int cd_static_get(struct cd_http_req *r);
 int cd_docs_get(struct cd_http_req *r);
 int cd_openapi_get(struct cd_http_req *r);
+int cd_stats_get(struct cd_http_req *r);
+int cd_dashboard_stats_get(struct cd_http_req *r);
+int cd_dashboard_stats_clear_post(struct cd_http_req *r);
+int cd_dashboard_page_get(struct cd_http_req *r);
+int cd_metrics_get(struct cd_http_req *r);
 
 #endif

@@ -17,6 +17,7 @@
  */
 #include "audit/events.h"
 #include "audit/hash.h"
+#include "audit/stats.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "pyexec/pool.h"
@@ -265,6 +266,7 @@ int cd_upload_post(struct cd_http_req *r)
         if (!parts[i].has_filename)
             continue;
         if (write_file(r, dirfd, names[i], parts[i].data, parts[i].len)) {
+            cd_stats_upload(r->srv->stats, parts[i].len, 0);
             rc = cd_http_error(r, 507, "io_error", "the file could not be stored");
             goto out;
         }
@@ -284,6 +286,7 @@ int cd_upload_post(struct cd_http_req *r)
         cJSON_AddStringToObject(ev, "sha256", sha);
         cJSON_AddStringToObject(ev, "context", key);
         cd_audit(r->srv->seclog, "upload", ip, ua, ev);
+        cd_stats_upload(r->srv->stats, parts[i].len, 1);
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "success", 1);

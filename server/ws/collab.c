@@ -6,6 +6,8 @@
  * Invariant: a refused push changes nothing and is answered with an error naming the reason.
  */
 #include "collab.h"
+#include "audit/stats.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -201,6 +203,7 @@ static const char *push_error_code(int rc)
 
 int cd_collab_on_push(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
 {
+    uint64_t t0 = cd_mono_us(); /* push-to-broadcast latency, for the stats */
     struct cd_auth *a = auth_of(c);
     char err[192];
     if (!a) {
@@ -281,6 +284,7 @@ int cd_collab_on_push(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
             cd_room_broadcast(r, m, NULL);
         cd_msg_unref(m);
     }
+    cd_stats_push_latency(c->srv->stats, cd_mono_us() - t0);
     return CD_OK;
 }
 

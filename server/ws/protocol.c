@@ -8,6 +8,7 @@
 #include "ws.h"
 #include "core/clock.h"
 #include "audit/events.h"
+#include "audit/stats.h"
 #include "core/log.h"
 #include "core/origin.h"
 #include "collab.h"
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 static uint64_t conn_seq;
 
@@ -291,6 +293,7 @@ static int on_receive(struct cd_conn *c, struct lws *wsi, const void *in, size_t
     if (!lws_is_final_fragment(wsi) || remaining)
         return 0;
     c->srv->n.ws_msgs_in++;
+    cd_stats_ws_message(c->srv->stats, uv_now(c->srv->loop)); /* the loop's cached time */
     cd_ws_handle_message(c, c->rx.data, c->rx.len);
     cd_buf_reset(&c->rx);
     return 0;

@@ -14,6 +14,7 @@
 #include "run.h"
 #include "audit/events.h"
 #include "audit/hash.h"
+#include "audit/stats.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "pyexec/pool.h"
@@ -158,6 +159,7 @@ static void audit_run(struct run *r, const cJSON *res)
              r->ua, ev);
     if (cJSON_IsString(et) && !strcmp(et->valuestring, "sandbox"))
         cd_audit(r->srv->seclog, "sandbox_violation", r->ip, r->ua, cJSON_CreateObject());
+    cd_stats_run_result(r->srv->stats, res, "room", r->ip, r->ua, r->sha);
 }
 
 static void on_done(void *ud, cJSON *res)
