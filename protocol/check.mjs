@@ -34,7 +34,8 @@ const root = process.argv[2] || here;
 const ID_BASE = 'https://collabd.invalid/protocol/';
 const REST_SCHEMAS = ['Session', 'SessionCreated', 'SessionSummary', 'SessionList', 'User', 'Health', 'Error',
   'ExecuteRequest', 'ExecuteResult', 'ResetRequest', 'ResetResult', 'PackageList',
-  'UploadedFile', 'UploadResult', 'UploadedFileList', 'FileInfo', 'FileDeleted'];
+  'UploadedFile', 'UploadResult', 'UploadedFileList', 'FileInfo', 'FileDeleted',
+  'LegacyStats', 'DashboardStats', 'StatsCleared'];
 // the Python routes answer 503 with Error, or with their own result when an accepted run could not
 // be carried out (errorType unavailable or shutting_down)
 const PY_503 = ['ExecuteResult', 'ResetResult', 'PackageList'];

@@ -223,8 +223,11 @@ static int on_http(struct cd_server *srv, struct cd_http_req *r, struct lws *wsi
 
     int allowed = 0, limited_rc = 0;
     const struct route *rt = find_route(r, &allowed);
-    /* static files are exempt from the per-address rate limit */
-    if ((rt || allowed || is_api_path(r->path) || (r->method != CD_GET && r->method != CD_HEAD)) &&
+    /* static files, and the probes a balancer or Prometheus make (health, metrics), are exempt
+     * from the per-address rate limit: a probe must never be told 429 */
+    int probe = rt && (rt->fn == cd_health_get || rt->fn == cd_metrics_get);
+    if (!probe &&
+        (rt || allowed || is_api_path(r->path) || (r->method != CD_GET && r->method != CD_HEAD)) &&
         cd_http_rate_limited(r, &limited_rc))
         return limited_rc;
     if (!rt && allowed) {

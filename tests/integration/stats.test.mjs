@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { startServer, api, createSession, Client, bin } from './lib/server.mjs';
+import { expectRest } from './lib/schema.mjs';
 
 const ADMIN = 'adm-7f3c9e1b-token';
 const UA = 'stats-test/1.0 (integration)';
@@ -54,6 +55,7 @@ test('A3/A4 /api/stats: the older server shape, counted from real runs', async (
   assert.equal(r.status, 200);
   assert.match(r.headers.get('content-type'), /^application\/json/);
   const j = r.json;
+  expectRest('LegacyStats', j);
   assert.equal(typeof j.uptime, 'number');
   assert.ok(j.uptime > 0);
   assert.equal(j.pythonReady, true);
@@ -94,6 +96,7 @@ test('A4/A5 /api/dashboard/stats: overview, recent runs by hash, tops, trend, li
   const r = await api(srv, 'GET', '/api/dashboard/stats');
   assert.equal(r.status, 200);
   assert.equal(r.json.success, true);
+  expectRest('DashboardStats', r.json);
   const st = r.json.stats;
   const o = st.overview;
   assert.equal(o.totalExecutions, 6);
@@ -135,7 +138,9 @@ test('A4/A5 /api/dashboard/stats: overview, recent runs by hash, tops, trend, li
   assert.ok(c.pushLatencyMs.p50 > 0 && c.pushLatencyMs.p99 >= c.pushLatencyMs.p50 && c.pushLatencyMs.max < 1000);
   await Promise.all([a.close(), b.close()]);
   await sleep(100);
-  assert.equal((await api(srv, 'GET', '/api/dashboard/stats')).json.stats.collab.connections, 0);
+  const idle = (await api(srv, 'GET', '/api/dashboard/stats')).json;
+  expectRest('DashboardStats', idle);
+  assert.equal(idle.stats.collab.connections, 0);
 });
 
 test('A6 /metrics: Prometheus text parsed by parse-prometheus-text-format', async () => {
@@ -189,6 +194,7 @@ test('A4/A7 clear needs the admin token: refusals and the clear are security eve
   const clear = (headers = {}) => api(srv, 'POST', '/api/dashboard/stats/clear', { headers });
   let r = await clear();
   assert.equal(r.status, 401);
+  expectRest('Error', r.json);
   assert.equal(r.json.error.code, 'admin_token_required');
   assert.match(r.headers.get('www-authenticate'), /^Bearer/);
   r = await clear({ 'x-admin-token': ADMIN.slice(0, -1) });
@@ -202,14 +208,18 @@ test('A4/A7 clear needs the admin token: refusals and the clear are security eve
 
   r = await clear({ 'x-admin-token': ADMIN });
   assert.equal(r.status, 200);
+  expectRest('StatsCleared', r.json);
   assert.equal(r.json.success, true);
   assert.match(r.json.clearedAt, /Z$/);
   await waitForEvent(srv, (e) => e.event === 'stats_cleared', 'stats_cleared');
   const after = (await api(srv, 'GET', '/api/stats')).json;
+  expectRest('LegacyStats', after);
   assert.equal(after.executionStats.totalExecutions, 0);
   assert.deepEqual(after.executionStats.errorCategories, {});
   assert.equal(after.statsSince, r.json.clearedAt);
-  const dash = (await api(srv, 'GET', '/api/dashboard/stats')).json.stats;
+  const dashAll = (await api(srv, 'GET', '/api/dashboard/stats')).json;
+  expectRest('DashboardStats', dashAll);
+  const dash = dashAll.stats;
   assert.deepEqual([dash.recent, dash.topIPs, dash.userAgents], [[], [], []]);
   // /metrics counters only go up
   assert.match((await api(srv, 'GET', '/metrics')).text, /collabd_python_executions_total\{outcome="success"\} 2\n/);
@@ -239,6 +249,7 @@ test('A7 rate limit per address: 429 with Retry-After and a JSON error, recovery
     for (const x of limited) {
       const ra = Number(x.headers.get('retry-after'));
       assert.ok(Number.isInteger(ra) && ra >= 1, x.headers.get('retry-after'));
+      expectRest('Error', x.json);
       assert.equal(x.json.error.code, 'rate_limited');
       assert.match(x.json.error.message, /per second/);
     }
@@ -246,6 +257,9 @@ test('A7 rate limit per address: 429 with Retry-After and a JSON error, recovery
     const ev = await waitForEvent(s2, (e) => e.event === 'rate_limited' && e.source === 'rest', 'rate_limited');
     assert.ok(ev.length >= 1 && ev.length < limited.length, `${ev.length} events`);
     assert.equal(ev[0].ip, '127.0.0.1');
+    // the probes of a balancer and of Prometheus are never limited, even now
+    const probes = await Promise.all(['/health', '/api/status', '/metrics', '/health'].map((p) => api(s2, 'GET', p)));
+    assert.deepEqual(probes.map((x) => x.status), [200, 200, 200, 200]);
     // waiting as told is enough
     await sleep(Number(limited[0].headers.get('retry-after')) * 1000 + 50);
     assert.equal((await api(s2, 'GET', '/api/stats')).status, 200);
@@ -263,6 +277,7 @@ test('A7 rate limit per address: 429 with Retry-After and a JSON error, recovery
     await sleep(1000);
     const c = await api(s2, 'POST', '/api/dashboard/stats/clear', { headers: { authorization: 'Bearer anything' } });
     assert.equal(c.status, 403);
+    expectRest('Error', c.json);
     assert.equal(c.json.error.code, 'admin_disabled');
     // the dashboard page is served from the static directory, under collabd's CSP
     for (const p of ['/api/dashboard/stats/dashboard', '/dashboard']) {
@@ -281,6 +296,7 @@ test('A7 rate limit per address: 429 with Retry-After and a JSON error, recovery
 test('A5 the dashboard page answers 404 with a hint when the frontend is not built', async () => {
   const r = await api(srv, 'GET', '/api/dashboard/stats/dashboard'); // frontend/public has none
   assert.equal(r.status, 404);
+  expectRest('Error', r.json);
   assert.equal(r.json.error.code, 'dashboard_not_built');
 });
 
