@@ -84,6 +84,7 @@ static const struct opt opts[] = {
     Z(upload_dir_max, 1024, 1L << 40, "bytes of uploaded files kept per Python context"),
     I(http_rate_limit, 0, 1000000, "REST requests per second per client address (0: no limit)"),
     I(http_rate_burst, 1, 10000000, "burst allowance of the REST rate limit"),
+    S(trusted_proxies, "proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client"),
     S(admin_token, "token of the admin endpoints (stats clear); empty: admin disabled"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -54,9 +54,11 @@ struct cd_config {
     long upload_max;          /* bytes of one upload request (its own body cap) */
     long upload_dir_max;      /* bytes of uploaded files kept per context */
     /* stats, dashboard, admin (audit/stats.h, http/stats.c) */
-    long http_rate_limit;  /* REST requests per second per client address; 0: no limit */
-    long http_rate_burst;  /* bucket size of that limit */
-    char admin_token[128]; /* admin endpoints need it; empty: they answer 403. Never logged */
+    long http_rate_limit;      /* REST requests per second per client address; 0: no limit */
+    long http_rate_burst;      /* bucket size of that limit */
+    char trusted_proxies[512]; /* comma-separated addresses/CIDRs whose X-Forwarded-For is believed
+                                */
+    char admin_token[128];     /* admin endpoints need it; empty: they answer 403. Never logged */
 };
 
 /* Fill c with the defaults. */

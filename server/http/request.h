@@ -64,7 +64,8 @@ int cd_http_send(struct cd_http_req *r, int status, const char *ctype, const cha
 /* Serve a file from disk (static files, docs); path must already be validated. */
 int cd_http_file(struct cd_http_req *r, const char *fs_path, const char *ctype,
                  const char *extra_headers);
-/* The peer's address as text into out (size bytes); "unknown" if lws cannot tell. */
+/* The client's address as text into out (size bytes): the peer, or X-Forwarded-For's when the
+ * peer is a trusted proxy; "unknown" if lws cannot tell. */
 void cd_http_peer(struct cd_http_req *r, char *out, size_t size);
 /* The User-Agent header (truncated) into out; "" when absent. */
 void cd_http_user_agent(struct cd_http_req *r, char *out, size_t size);

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/origin.h"
 #include "util/error.h"
+#include "ws/ws.h"
 
 #include <libwebsockets.h>
 #include <stdarg.h>
@@ -152,8 +153,5 @@ void cd_http_user_agent(struct cd_http_req *r, char *out, size_t size)
 
 void cd_http_peer(struct cd_http_req *r, char *out, size_t size)
 {
-    out[0] = '\0';
-    lws_get_peer_simple(r->wsi, out, size);
-    if (!out[0])
-        snprintf(out, size, "unknown");
+    cd_ws_client_ip(r->srv, r->wsi, out, size);
 }

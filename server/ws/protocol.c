@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "audit/events.h"
 #include "audit/stats.h"
+#include "core/clientip.h"
 #include "core/log.h"
 #include "core/origin.h"
 #include "collab.h"
@@ -145,6 +146,15 @@ int cd_ws_http_answer(struct lws *wsi, int status, const char *extra_headers, co
     return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 0;
 }
 
+void cd_ws_client_ip(struct cd_server *srv, struct lws *wsi, char *out, size_t size)
+{
+    char peer[64] = "", xff[1024];
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    int n = lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
+    cd_client_ip(peer[0] ? peer : "unknown", n > 0 ? xff : NULL, n > 0 ? (size_t)n : 0,
+                 srv->cfg.trusted_proxies, out, size);
+}
+
 int cd_ws_confirm_upgrade(struct cd_server *srv, struct lws *wsi, const void *in)
 {
     struct cd_ws_refusal why;
@@ -166,7 +176,7 @@ int cd_ws_confirm_upgrade(struct cd_server *srv, struct lws *wsi, const void *in
     cJSON_Delete(o);
     cd_logf(CD_LOG_INFO, NULL, "ws upgrade refused: %d %s", why.status, why.code);
     char ip[48] = "", ua[160] = "", path[256] = "";
-    lws_get_peer_simple(wsi, ip, sizeof(ip));
+    cd_ws_client_ip(srv, wsi, ip, sizeof(ip));
     if (lws_hdr_copy(wsi, ua, sizeof(ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
         ua[0] = '\0';
     if (copy_path(wsi, path, sizeof(path)) < 0)
@@ -204,7 +214,7 @@ static int on_established(struct cd_server *srv, struct cd_conn *c, struct lws *
     cd_buf_init(&c->rx, (size_t)srv->cfg.max_message);
     c->seq = ++conn_seq;
     snprintf(c->conn_id, sizeof(c->conn_id), "c%llx", (unsigned long long)c->seq);
-    lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
+    cd_ws_client_ip(srv, wsi, c->ip, sizeof(c->ip));
     if (lws_hdr_copy(wsi, c->ua, sizeof(c->ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
         c->ua[0] = '\0';
 

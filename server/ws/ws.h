@@ -37,6 +37,9 @@ int cd_ws_http_answer(struct lws *wsi, int status, const char *extra_headers, co
 void cd_ws_session_deleted(struct cd_server *srv, const char *id);
 /* Tell every client the server is going away and close them with 1001. */
 void cd_ws_shutdown(struct cd_server *srv);
+/* The client's address of an HTTP request or upgrade on wsi: the peer, or what X-Forwarded-For
+ * says when the peer is a trusted proxy (cfg.trusted_proxies; core/clientip.h). */
+void cd_ws_client_ip(struct cd_server *srv, struct lws *wsi, char *out, size_t size);
 /* Clients connected to a session on this instance. */
 size_t cd_ws_session_clients(struct cd_server *srv, const char *id);
 

@@ -124,3 +124,25 @@ test('A2 SIGHUP reopens the log for rotation and the chain continues in the new 
   const v = verify(old, logPath());
   assert.equal(v.code, 0, v.out);
 });
+
+test('A1 X-Forwarded-For names the client only when the peer is a trusted proxy', async () => {
+  // this server trusts nobody: a client cannot choose the address it is logged (and limited) under
+  await api(srv, 'POST', '/sessions', { body: {}, headers: { 'x-forwarded-for': '203.0.113.66' } });
+  const [own] = await waitFor((l) => l.event === 'session_created' && l.ip === '127.0.0.1' && l.requestId, 'session_created');
+  assert.ok(own);
+  assert.doesNotMatch(readFileSync(logPath(), 'utf8'), /203\.0\.113\.66/);
+  const t = await startServer(['--trusted-proxies', '127.0.0.0/8, ::1']);
+  try {
+    const r = await api(t, 'POST', '/api/execute', { body: { code: '1' }, headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.23' } });
+    assert.equal(r.json.result, 1);
+    const p = join(t.logDir, 'security.log');
+    const t0 = Date.now();
+    let ev;
+    while (!(ev = readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.event === 'code_executed'))) {
+      if (Date.now() - t0 > 5000) assert.fail('no event');
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(ev.ip, '198.51.100.23', 'the rightmost address the trusted proxy appended');
+    assert.equal(ev.context, 'ip:198.51.100.23', 'and the Python context is the client\'s, not the proxy\'s');
+  } finally { await t.stop(); }
+});
