@@ -59,8 +59,8 @@ for variant in normal asan; do
 done
 stage "fuzz targets (libFuzzer + ASan/UBSan, ${FUZZ_SECONDS:=30} s each, seed corpora)"
 CC=clang cmake -S . -B build-fuzz -DCOLLABD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_changeset fuzz_doc fuzz_ws_message fuzz_multipart
-for target in changeset doc ws_message multipart; do
+cmake --build build-fuzz -j"$jobs" --target fuzz_changeset fuzz_doc fuzz_ws_message fuzz_multipart fuzz_pyframe
+for target in changeset doc ws_message multipart pyframe; do
   scratch=$(mktemp -d)
   seeds=tests/fuzz/corpus/"$target"
   [[ $target == ws_message ]] && seeds=protocol/examples/client # the protocol's own examples
