@@ -91,20 +91,9 @@ static void on_done(void *ud, cJSON *res)
         cd_log_fields(CD_LOG_INFO, r->req_id, "python run", f);
         cJSON *ev = cJSON_CreateObject();
         cJSON_AddStringToObject(ev, "source", "rest");
-        cJSON_AddStringToObject(ev, "codeSha256", run->sha);
-        cJSON_AddNumberToObject(ev, "codeBytes", (double)run->code_len);
         cJSON_AddStringToObject(ev, "context", run->key);
-        cJSON_AddStringToObject(ev, "outcome",
-                                cJSON_IsTrue(ok)     ? "success"
-                                : cJSON_IsString(et) ? et->valuestring
-                                                     : "error");
-        if (cJSON_IsNumber(ms))
-            cJSON_AddNumberToObject(ev, "durationMs", ms->valuedouble);
         cJSON_AddStringToObject(ev, "requestId", r->req_id);
-        cd_audit(r->srv->seclog, cJSON_IsTrue(ok) ? "code_executed" : "code_execution_error",
-                 run->ip, run->ua, ev);
-        if (cJSON_IsString(et) && !strcmp(et->valuestring, "sandbox"))
-            cd_audit(r->srv->seclog, "sandbox_violation", run->ip, run->ua, cJSON_CreateObject());
+        cd_audit_run(r->srv->seclog, res, run->sha, run->code_len, run->ip, run->ua, ev);
         cd_stats_run_result(r->srv->stats, res, "rest", run->ip, run->ua, run->sha);
     } else if (run->kind == CD_PY_RESET) {
         cJSON_AddStringToObject(res, "message", "the context's variables were cleared");

@@ -139,26 +139,12 @@ static void on_input(void *ud, struct cd_pyjob *job, const char *prompt)
 
 static void audit_run(struct run *r, const cJSON *res)
 {
-    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(res, "success");
-    const cJSON *et = cJSON_GetObjectItemCaseSensitive(res, "errorType");
-    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(res, "executionTime");
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "source", "room");
-    cJSON_AddStringToObject(ev, "codeSha256", r->sha);
-    cJSON_AddNumberToObject(ev, "codeBytes", (double)r->code_len);
     cJSON_AddStringToObject(ev, "session", r->session);
     cJSON_AddStringToObject(ev, "runId", r->id);
     cJSON_AddItemToObject(ev, "by", cJSON_Duplicate(r->by, 1));
-    cJSON_AddStringToObject(ev, "outcome",
-                            cJSON_IsTrue(ok)     ? "success"
-                            : cJSON_IsString(et) ? et->valuestring
-                                                 : "error");
-    if (cJSON_IsNumber(ms))
-        cJSON_AddNumberToObject(ev, "durationMs", ms->valuedouble);
-    cd_audit(r->srv->seclog, cJSON_IsTrue(ok) ? "code_executed" : "code_execution_error", r->ip,
-             r->ua, ev);
-    if (cJSON_IsString(et) && !strcmp(et->valuestring, "sandbox"))
-        cd_audit(r->srv->seclog, "sandbox_violation", r->ip, r->ua, cJSON_CreateObject());
+    cd_audit_run(r->srv->seclog, res, r->sha, r->code_len, r->ip, r->ua, ev);
     cd_stats_run_result(r->srv->stats, res, "room", r->ip, r->ua, r->sha);
 }
 
