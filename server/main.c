@@ -21,6 +21,7 @@
 #include "pyexec/pool.h"
 #include "store/store.h"
 #include "util/error.h"
+#include "ws/collab.h"
 #include "ws/inflate.h"
 #include "ws/writer.h"
 #include "ws/room.h"
@@ -74,6 +75,7 @@ static void on_drain_tick(uv_timer_t *t)
     uv_timer_stop(t);
     lws_context_destroy(a->srv.lws); /* inside the loop, as lws wants for foreign loops */
     cd_run_shutdown();
+    cd_store_shutdown(a->srv.store); /* its connection and timer close inside the loop */
     cd_pyexec_stop(a->srv.py);
     a->srv.py = NULL;
     cd_inflate_cleanup();
@@ -171,11 +173,17 @@ int main(int argc, char **argv)
     srv->loop = &a.loop;
     struct cd_auth_limits lim = {(size_t)srv->cfg.max_doc, (size_t)srv->cfg.history_max,
                                  (size_t)srv->cfg.history_bytes};
-    srv->store = cd_store_memory_new((size_t)srv->cfg.max_sessions, &lim);
+    char serr[200] = "out of memory";
+    if (!strcmp(srv->cfg.store, "redis"))
+        srv->store = cd_store_redis_new(&a.loop, srv->cfg.redis_url, srv->cfg.redis_ttl,
+                                        (size_t)srv->cfg.max_sessions, &lim, serr, sizeof(serr));
+    else
+        srv->store = cd_store_memory_new((size_t)srv->cfg.max_sessions, &lim);
     if (!srv->store) {
-        fprintf(stderr, "collabd: out of memory\n");
+        fprintf(stderr, "collabd: %s\n", serr);
         goto fail_loop;
     }
+    srv->store->reset_cb = cd_collab_store_reset; /* a room re-synced from Redis reconnects */
 
     /* the Python zygote is forked before lws opens any socket, so it inherits none */
     char pybin[1100];
@@ -259,6 +267,9 @@ int main(int argc, char **argv)
 fail_py:
     cd_pyexec_stop(srv->py); /* NULL after a normal stop */
     srv->py = NULL;
+    cd_store_shutdown(srv->store); /* done already after a normal stop */
+    if (rc)
+        uv_run(&a.loop, UV_RUN_NOWAIT);
     cd_store_free(srv->store);
 fail_loop:
     if (srv->lws == NULL && rc) {

@@ -52,6 +52,8 @@ for variant in normal asan; do
   ctest --test-dir "$dir" --output-on-failure -j"$jobs"
   stage "integration tests ($variant)"
   (cd tests && COLLABD_BIN="$root/$dir/server/collabd" node --test --test-concurrency=1 --test-timeout=300000 integration/)
+  stage "collaboration conformance on the Redis store ($variant)"
+  (cd tests && STORE=redis COLLABD_BIN="$root/$dir/server/collabd" node --test --test-concurrency=1 --test-timeout=300000 integration/collab.test.mjs)
   if [[ $variant == normal ]]; then
     stage "frontend tests: collab.js from Node, the page in Chromium (screenshots in test-artifacts/)"
     (cd tests && COLLABD_BIN="$root/$dir/server/collabd" node --test --test-concurrency=1 --test-timeout=300000 ../frontend/test/ browser/)

@@ -157,15 +157,13 @@ static int apply_change(void *ctx, size_t from_a, size_t to_a, size_t from_b, si
     return c->rc ? 1 : 0;
 }
 
-int cd_auth_push(struct cd_auth *a, uint64_t base, struct cd_update *updates, size_t n,
-                 int reject_stale, struct cd_auth_result *res, char *err, size_t errlen)
+/* Checks, rebases (one stored update at a time) and validates updates[0..n) pushed at base;
+ * *m receives how many remain (dropped duplicates are freed). Changes nothing in a. */
+static int prepare(const struct cd_auth *a, uint64_t base, struct cd_update *updates, size_t n,
+                   int reject_stale, size_t *m_out, size_t *dropped, char *err, size_t errlen)
 {
     int rc = CD_OK;
-    struct cd_buf js;
-    cd_buf_init(&js, (size_t)1 << 31);
-    struct cd_hist *fresh = NULL;
     size_t m = n;
-    memset(res, 0, sizeof(*res));
     say(err, errlen, "%s", "");
     if (base > a->version) {
         say(err, errlen, "version %llu is ahead of the server's %llu", (unsigned long long)base,
@@ -196,7 +194,7 @@ int cd_auth_push(struct cd_auth *a, uint64_t base, struct cd_update *updates, si
                 (unsigned long long)base);
             goto out;
         }
-        res->dropped += m - left;
+        *dropped += m - left;
         m = left;
     }
     /* Validate every remaining update against the document it will apply to. */
@@ -216,6 +214,38 @@ int cd_auth_push(struct cd_auth *a, uint64_t base, struct cd_update *updates, si
             goto out;
         }
     }
+out:
+    *m_out = m;
+    return rc;
+}
+
+int cd_auth_prepare(const struct cd_auth *a, uint64_t base, struct cd_update *updates, size_t n,
+                    int reject_stale, size_t *m, char *err, size_t errlen)
+{
+    size_t dropped = 0;
+    return prepare(a, base, updates, n, reject_stale, m, &dropped, err, errlen);
+}
+
+int cd_auth_set_version(struct cd_auth *a, uint64_t v)
+{
+    if (a->hlen)
+        return CD_EINVAL;
+    a->version = v;
+    return CD_OK;
+}
+
+int cd_auth_push(struct cd_auth *a, uint64_t base, struct cd_update *updates, size_t n,
+                 int reject_stale, struct cd_auth_result *res, char *err, size_t errlen)
+{
+    int rc = CD_OK;
+    struct cd_buf js;
+    cd_buf_init(&js, (size_t)1 << 31);
+    struct cd_hist *fresh = NULL;
+    size_t m = n;
+    memset(res, 0, sizeof(*res));
+    rc = prepare(a, base, updates, n, reject_stale, &m, &res->dropped, err, errlen);
+    if (rc)
+        goto out;
     /* Serialise first (the only step besides the document that can fail), then apply. */
     fresh = calloc(m ? m : 1, sizeof(*fresh));
     if (!fresh || (rc = reserve(a, m))) {

@@ -63,6 +63,18 @@ struct cd_auth_result {
 int cd_auth_push(struct cd_auth *a, uint64_t base, struct cd_update *updates, size_t n,
                  int reject_stale, struct cd_auth_result *res, char *err, size_t errlen);
 
+/* The checks and rebasing of cd_auth_push without applying anything: updates[0..n) pushed at
+ * base are rebased in place over each newer update in turn and validated; *m receives how many
+ * remain (duplicates already held are freed, the rest stay the caller's). A prepared batch
+ * applies with cd_auth_push(a, cd_auth_version(a), updates, *m, ...) while the version has not
+ * moved. Same errors as cd_auth_push; on error the updates may be partly rebased. */
+int cd_auth_prepare(const struct cd_auth *a, uint64_t base, struct cd_update *updates, size_t n,
+                    int reject_stale, size_t *m, char *err, size_t errlen);
+
+/* Start the version count at v (for a document loaded from a store); only while the history
+ * is empty, else CD_EINVAL. */
+int cd_auth_set_version(struct cd_auth *a, uint64_t v);
+
 /* Map a position at version v to the current version (assoc < 0 sticks left). CD_ESTALE if v
  * is older than the history, CD_ERANGE if pos is outside the document at v. */
 int cd_auth_map_pos(const struct cd_auth *a, uint64_t v, size_t pos, int assoc, size_t *out);

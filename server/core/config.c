@@ -46,7 +46,9 @@ static const struct opt opts[] = {
     S(protocol_dir, "directory holding openapi.json and the message schemas"),
     S(log_dir, "directory for server.log"),
     S(log_level, "debug, info, warn or error"),
-    S(store, "session store: memory"),
+    S(store, "session store: memory or redis"),
+    S(redis_url, "redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N][&password=P]"),
+    I(redis_ttl, 0, 315360000, "seconds an idle session is kept in Redis (0: forever)"),
     S(cors_origins, "comma-separated origins allowed cross-origin (empty: same origin; *: any)"),
     Z(max_body, 64, 1L << 30, "largest REST request body, bytes (k/m suffix)"),
     Z(max_message, 256, 1L << 30, "largest WebSocket message, bytes"),
@@ -99,6 +101,8 @@ void cd_config_defaults(struct cd_config *c)
     snprintf(c->log_dir, sizeof(c->log_dir), "logs");
     snprintf(c->log_level, sizeof(c->log_level), "info");
     snprintf(c->store, sizeof(c->store), "memory");
+    snprintf(c->redis_url, sizeof(c->redis_url), "redis://127.0.0.1:6379/0");
+    c->redis_ttl = 7L * 24 * 3600;
     c->max_body = 1L << 20;
     c->max_message = 1L << 20;
     c->max_doc = 10L << 20;
@@ -332,8 +336,8 @@ int cd_config_load(struct cd_config *c, int argc, char **argv)
         if (set_opt(c, o, val, "command line"))
             return CD_EINVAL;
     }
-    if (strcmp(c->store, "memory") != 0) {
-        fprintf(stderr, "collabd: store \"%s\" is not available (memory)\n", c->store);
+    if (strcmp(c->store, "memory") != 0 && strcmp(c->store, "redis") != 0) {
+        fprintf(stderr, "collabd: store \"%s\" is not available (memory, redis)\n", c->store);
         return CD_EINVAL;
     }
     if (strcmp(c->collab_mode, "rebase") && strcmp(c->collab_mode, "reject")) {

@@ -17,6 +17,8 @@ struct cd_config {
     char log_dir[512];
     char log_level[16];
     char store[16];
+    char redis_url[512];     /* --store redis: where (see store/redis.c for the forms) */
+    long redis_ttl;          /* seconds an idle session is kept in Redis; 0: forever */
     char cors_origins[1024]; /* comma-separated; empty = same-origin only; "*" = any */
     long max_body;           /* bytes of a REST request body */
     long max_message;        /* bytes of one WebSocket message, checked while reassembling */

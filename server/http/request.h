@@ -16,6 +16,7 @@
 
 struct lws;
 struct cd_http_run;
+struct cd_http_store_op;
 
 #define CD_HTTP_CHUNK (64 * 1024) /* bytes written per writable callback */
 
@@ -51,6 +52,7 @@ struct cd_http_req {
     int close_pending; /* response written; close at the next writable callback */
     int serving_file;
     struct cd_http_run *run; /* a server-side Python run answering this request (execute.c) */
+    struct cd_http_store_op *store_op; /* a store write answering this request (sessions.c) */
 };
 
 /* Respond with status and a JSON body (o is consumed; may be NULL for no body). */
@@ -74,6 +76,8 @@ void cd_http_run_abandon(struct cd_http_req *r);
 /* The per-address REST rate limit (ratelimit.c): 0 if the request may go on; 1 if it was
  * refused, answered (429, Retry-After) and *rc holds what the answer returned. */
 int cd_http_rate_limited(struct cd_http_req *r, int *rc);
+/* Same for a store write in flight (sessions.c): its answer is dropped. */
+void cd_http_store_abandon(struct cd_http_req *r);
 /* Value of a query argument (borrowed from buf) or NULL. */
 const char *cd_http_arg(struct cd_http_req *r, const char *name_eq, char *buf, int size);
 

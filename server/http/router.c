@@ -143,6 +143,7 @@ static void request_reset(struct cd_http_req *r, struct cd_server *srv, struct l
 {
     static uint64_t seq;
     cd_http_run_abandon(r);
+    cd_http_store_abandon(r);
     cd_buf_cleanup(&r->body);
     cd_buf_cleanup(&r->out);
     memset(r, 0, sizeof(*r));
@@ -387,6 +388,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLOSED_HTTP:
         if (r) {
             cd_http_run_abandon(r);
+            cd_http_store_abandon(r);
             cd_buf_cleanup(&r->body);
             cd_buf_cleanup(&r->out);
             r->active = 0;

@@ -66,6 +66,74 @@ static struct cd_session *find(struct cd_http_req *r)
     return r->srv->store->ops->get(r->srv->store, r->param, n);
 }
 
+/* An HTTP request waiting for the store. The request may go away first (its connection
+ * closed): then r is NULL and only what must happen anyway is done. */
+struct cd_http_store_op {
+    struct cd_http_req *r;
+    struct cd_server *srv;
+    char ip[64], ua[160], req_id[20];
+};
+
+void cd_http_store_abandon(struct cd_http_req *r)
+{
+    if (r->store_op)
+        r->store_op->r = NULL;
+    r->store_op = NULL;
+}
+
+/* 503 store_unavailable (retry), 429 too_many_sessions, or another 503. */
+static int store_error(struct cd_http_req *r, int err, const char *what)
+{
+    if (err == CD_ELIMIT)
+        return cd_http_error(r, 429, "too_many_sessions",
+                             "the server holds its maximum of %ld sessions; delete some first",
+                             r->srv->cfg.max_sessions);
+    if (err == CD_EUNAVAIL)
+        return cd_http_error(r, 503, "store_unavailable",
+                             "%s: the session store is unreachable; retry shortly", what);
+    if (err == CD_ENOTFOUND)
+        return cd_http_error(r, 404, "session_not_found", "no session with this id");
+    return cd_http_error(r, 503, "unavailable", "%s: %s", what, cd_strerror(err));
+}
+
+static void on_created(void *arg, int err, struct cd_session *s)
+{
+    struct cd_http_store_op *op = arg;
+    struct cd_http_req *r = op->r;
+    free(op);
+    if (!r)
+        return; /* the client left; the session exists (it may still be listed and joined) */
+    r->store_op = NULL;
+    if (err) {
+        store_error(r, err, "could not create a session");
+        return;
+    }
+    r->srv->n.sessions_created++;
+    session_event(r, "session_created", s->id);
+    cJSON *o = session_json(s, 1);
+    cJSON_AddStringToObject(o, "viewToken", s->view_token);
+    cJSON *links = cJSON_AddObjectToObject(o, "links");
+    char buf[160];
+    snprintf(buf, sizeof(buf), "/sessions/%s", s->id);
+    cJSON_AddStringToObject(links, "self", buf);
+    snprintf(buf, sizeof(buf), "/ws/%s", s->id);
+    cJSON_AddStringToObject(links, "ws", buf);
+    snprintf(buf, sizeof(buf), "/ws/%s?view=%s", s->id, s->view_token);
+    cJSON_AddStringToObject(links, "wsReadOnly", buf);
+    snprintf(buf, sizeof(buf), "/s/%s", s->id);
+    cJSON_AddStringToObject(links, "editor", buf);
+    cd_logf(CD_LOG_INFO, r->req_id, "session created %s (%s)", s->id, s->language);
+    char loc[128];
+    snprintf(loc, sizeof(loc), "location: /sessions/%s\r\n", s->id);
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (json)
+        cd_http_send(r, 201, "application/json", loc, json, strlen(json));
+    else
+        cd_http_error(r, 503, "unavailable", "out of memory");
+    free(json);
+}
+
 int cd_sessions_create(struct cd_http_req *r)
 {
     const char *language = "python";
@@ -126,50 +194,22 @@ int cd_sessions_create(struct cd_http_req *r)
             }
         }
     }
-    struct cd_session *s = NULL;
-    int err = r->srv->store->ops->create(r->srv->store, language, &s);
-    if (err == CD_ELIMIT) {
-        rc = cd_http_error(r, 429, "too_many_sessions",
-                           "the server holds its maximum of %ld sessions; delete some first",
-                           r->srv->cfg.max_sessions);
+    struct cd_http_store_op *op = calloc(1, sizeof(*op));
+    if (!op) {
+        rc = cd_http_error(r, 503, "unavailable", "out of memory");
         goto out;
     }
-    if (err) {
-        rc = cd_http_error(r, 503, "unavailable", "could not create a session: %s",
-                           cd_strerror(err));
+    op->r = r;
+    op->srv = r->srv;
+    r->store_op = op;
+    int err = cd_store_create(r->srv->store, language, text, text_len, on_created, op);
+    if (err) { /* on_created is not called */
+        r->store_op = NULL;
+        free(op);
+        rc = store_error(r, err, "could not create a session");
         goto out;
     }
-    if (text) {
-        struct cd_auth *a = NULL;
-        if (cd_auth_new(&r->srv->store->limits, text, text_len, &a)) {
-            r->srv->store->ops->remove(r->srv->store, s->id, 36);
-            rc = cd_http_error(r, 503, "unavailable", "out of memory");
-            goto out;
-        }
-        cd_auth_free(s->auth);
-        s->auth = a;
-    }
-    r->srv->n.sessions_created++;
-    session_event(r, "session_created", s->id);
-    cJSON *o = session_json(s, 1);
-    cJSON_AddStringToObject(o, "viewToken", s->view_token);
-    cJSON *links = cJSON_AddObjectToObject(o, "links");
-    char buf[160];
-    snprintf(buf, sizeof(buf), "/sessions/%s", s->id);
-    cJSON_AddStringToObject(links, "self", buf);
-    snprintf(buf, sizeof(buf), "/ws/%s", s->id);
-    cJSON_AddStringToObject(links, "ws", buf);
-    snprintf(buf, sizeof(buf), "/ws/%s?view=%s", s->id, s->view_token);
-    cJSON_AddStringToObject(links, "wsReadOnly", buf);
-    snprintf(buf, sizeof(buf), "/s/%s", s->id);
-    cJSON_AddStringToObject(links, "editor", buf);
-    cd_logf(CD_LOG_INFO, r->req_id, "session created %s (%s)", s->id, s->language);
-    char loc[128];
-    snprintf(loc, sizeof(loc), "location: /sessions/%s\r\n", s->id);
-    char *json = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    rc = json ? cd_http_send(r, 201, "application/json", loc, json, strlen(json)) : -1;
-    free(json);
+    rc = 0;
 out:
     cJSON_Delete(body);
     free(text);
@@ -221,19 +261,53 @@ int cd_sessions_get(struct cd_http_req *r)
     return cd_http_json(r, 200, session_json(s, 1));
 }
 
+static void on_removed(void *arg, int err, struct cd_session *s)
+{
+    struct cd_http_store_op *op = arg;
+    struct cd_http_req *r = op->r;
+    if (r)
+        r->store_op = NULL;
+    if (!err) {
+        size_t clients = s->room ? ((struct cd_room *)s->room)->nconns : 0;
+        cd_room_session_deleted(s);
+        cd_run_session_deleted(op->srv, s->id); /* its runs end, its Python context goes */
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "session", s->id);
+        cJSON_AddStringToObject(f, "requestId", op->req_id);
+        cd_audit(op->srv->seclog, "session_deleted", op->ip, op->ua, f);
+        op->srv->n.sessions_deleted++;
+        cd_logf(CD_LOG_INFO, op->req_id, "session deleted %s (%zu clients told)", s->id, clients);
+    }
+    free(op);
+    if (!r)
+        return;
+    if (err)
+        store_error(r, err, "could not delete the session");
+    else
+        cd_http_send(r, 204, NULL, NULL, NULL, 0);
+}
+
 int cd_sessions_delete(struct cd_http_req *r)
 {
     struct cd_session *s = find(r);
     if (!s)
         return cd_http_error(r, 404, "session_not_found", "no session with this id");
-    size_t clients = s->room ? ((struct cd_room *)s->room)->nconns : 0;
-    cd_room_session_deleted(s);
-    cd_run_session_deleted(r->srv, s->id); /* its runs end, its Python context goes */
-    session_event(r, "session_deleted", s->id);
-    r->srv->store->ops->remove(r->srv->store, r->param, strlen(r->param));
-    r->srv->n.sessions_deleted++;
-    cd_logf(CD_LOG_INFO, r->req_id, "session deleted %s (%zu clients told)", r->param, clients);
-    return cd_http_send(r, 204, NULL, NULL, NULL, 0);
+    struct cd_http_store_op *op = calloc(1, sizeof(*op));
+    if (!op)
+        return cd_http_error(r, 503, "unavailable", "out of memory");
+    op->r = r;
+    op->srv = r->srv;
+    cd_http_peer(r, op->ip, sizeof(op->ip));
+    cd_http_user_agent(r, op->ua, sizeof(op->ua));
+    snprintf(op->req_id, sizeof(op->req_id), "%s", r->req_id);
+    r->store_op = op;
+    int err = cd_store_remove(r->srv->store, s->id, 36, on_removed, op);
+    if (err) { /* on_removed is not called */
+        r->store_op = NULL;
+        free(op);
+        return store_error(r, err, "could not delete the session");
+    }
+    return 0;
 }
 
 int cd_sessions_document(struct cd_http_req *r)

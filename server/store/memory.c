@@ -4,6 +4,7 @@
  * order), which makes the paginated list a binary search plus a walk. Removal compacts the
  * array (O(n) memmove of pointers; n <= max_sessions). Must not depend on lws or hiredis.
  */
+#include "internal.h"
 #include "store.h"
 #include "core/clock.h"
 #include "util/error.h"
@@ -73,6 +74,49 @@ static size_t lower_bound(const struct mem_store *m, uint64_t after)
             hi = mid;
     }
     return lo;
+}
+
+int cd_store_memory_insert(struct cd_store *s, const struct cd_session *tmpl, struct cd_auth *auth,
+                           struct cd_session **out)
+{
+    struct mem_store *m = (struct mem_store *)s;
+    struct cd_session *r = NULL;
+    int rc = CD_ENOMEM;
+    if (cd_map_get(&m->by_id, tmpl->id, strlen(tmpl->id))) {
+        rc = CD_EEXIST;
+        goto fail;
+    }
+    if (m->n == m->alloc) {
+        size_t a = m->alloc ? m->alloc * 2 : 64;
+        struct cd_session **o = realloc(m->order, a * sizeof(*o));
+        if (!o)
+            goto fail;
+        m->order = o;
+        m->alloc = a;
+    }
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        goto fail;
+    memcpy(r->id, tmpl->id, sizeof(r->id));
+    memcpy(r->view_token, tmpl->view_token, sizeof(r->view_token));
+    memcpy(r->language, tmpl->language, sizeof(r->language));
+    r->created_ms = tmpl->created_ms;
+    r->seq = tmpl->seq;
+    r->auth = auth;
+    if (cd_map_put(&m->by_id, r->id, strlen(r->id), r))
+        goto fail;
+    size_t i = lower_bound(m, r->seq);
+    memmove(&m->order[i + 1], &m->order[i], (m->n - i) * sizeof(*m->order));
+    m->order[i] = r;
+    m->n++;
+    if (r->seq > m->next_seq)
+        m->next_seq = r->seq;
+    *out = r;
+    return CD_OK;
+fail:
+    free(r);
+    cd_auth_free(auth);
+    return rc;
 }
 
 static size_t mem_list(struct cd_store *s, uint64_t after, struct cd_session **out, size_t limit,

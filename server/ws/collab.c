@@ -4,11 +4,16 @@
  * serialised once and its bytes are shared by every recipient. Strings from clients pass
  * the lone-surrogate pre-pass before cJSON (handlers.c), so document text round-trips exactly.
  * Invariant: a refused push changes nothing and is answered with an error naming the reason.
+ * With a store that makes updates durable (ops->commit, the Redis store), a push is rebased
+ * and checked against the authority, sent to the store, and applied and broadcast only once
+ * the store accepted it; if the store's version moved first, the push is rebased over the
+ * missed updates (one at a time) and sent again.
  */
 #include "collab.h"
 #include "audit/stats.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "store/store.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -21,6 +26,7 @@
 
 #define CD_PUSH_UPDATES_MAX 100
 #define CD_CLIENT_ID_MAX    64
+#define CD_COMMIT_TRIES     50 /* store round trips of one push before it is refused as stale */
 
 /* A JSON integer in [0, 2^53]; -1 otherwise. */
 static int64_t json_uint(const cJSON *v)
@@ -201,6 +207,216 @@ static const char *push_error_code(int rc)
     }
 }
 
+/* Broadcast the accepted entries first .. first + n - 1 of room r (NULL: nobody listens). */
+static void broadcast_accepted(struct cd_room *r, struct cd_auth *a, uint64_t first, size_t n)
+{
+    for (size_t k = 0; r && k < n; k++) {
+        const struct cd_hist *h = cd_auth_entry(a, first + k);
+        struct cd_msg *m = update_msg(first + k + 1, h);
+        map_cursors(r, h);
+        if (m)
+            cd_room_broadcast(r, m, NULL);
+        cd_msg_unref(m);
+    }
+}
+
+/* A push waiting for the store. It names its session and sender instead of pointing at
+ * them: either may be gone when the store answers. */
+struct push_op {
+    struct cd_server *srv;
+    char session[37];
+    uint64_t conn_seq;
+    cJSON *ref;
+    uint64_t base; /* the authority's version the updates are rebased onto */
+    struct cd_update *u;
+    size_t n;
+    int reject, tries;
+};
+
+static void push_op_free(struct push_op *op)
+{
+    for (size_t i = 0; i < op->n; i++)
+        cd_update_cleanup(&op->u[i]);
+    free(op->u);
+    cJSON_Delete(op->ref);
+    free(op);
+}
+
+static struct cd_conn *sender_of(struct cd_session *s, uint64_t seq)
+{
+    struct cd_room *r = s ? s->room : NULL;
+    for (struct cd_conn *c = r ? r->head : NULL; c; c = c->next)
+        if (c->seq == seq)
+            return c;
+    return NULL;
+}
+
+static void push_refused(struct push_op *op, struct cd_session *s, const char *code,
+                         const char *message)
+{
+    struct cd_conn *c = sender_of(s, op->conn_seq);
+    if (c)
+        cd_conn_send_error(c, code, message, op->ref);
+    push_op_free(op);
+}
+
+static void on_committed(void *arg, int rc, uint64_t version);
+
+/* Send op's updates to the store at op->base. On error op is not freed. */
+static int commit_send(struct push_op *op, struct cd_session *s)
+{
+    struct cd_store *st = op->srv->store;
+    struct cd_buf b[CD_PUSH_UPDATES_MAX];
+    const char *e[CD_PUSH_UPDATES_MAX];
+    size_t l[CD_PUSH_UPDATES_MAX];
+    int rc = CD_OK;
+    size_t i;
+    for (i = 0; i < op->n && !rc; i++) {
+        cd_buf_init(&b[i], (size_t)1 << 31);
+        rc = cd_buf_puts(&b[i], "{\"clientID\":");
+        if (!rc)
+            rc = cd_utf16_json_append_wtf8(&b[i], op->u[i].client_id, strlen(op->u[i].client_id));
+        if (!rc)
+            rc = cd_buf_puts(&b[i], ",\"changes\":");
+        if (!rc)
+            rc = cd_cs_to_json(op->u[i].changes, &b[i]);
+        if (!rc)
+            rc = cd_buf_puts(&b[i], "}");
+        e[i] = b[i].data;
+        l[i] = b[i].len;
+    }
+    if (!rc)
+        rc = st->ops->commit(st, s, op->base, e, l, op->n, on_committed, op);
+    for (size_t k = 0; k < i; k++)
+        cd_buf_cleanup(&b[k]);
+    return rc;
+}
+
+static void on_committed(void *arg, int rc, uint64_t version)
+{
+    struct push_op *op = arg;
+    struct cd_session *s = op->srv->store->ops->get(op->srv->store, op->session, 36);
+    char err[192];
+    if (!s) {
+        push_op_free(op); /* deleted meanwhile: its clients were told */
+        return;
+    }
+    struct cd_auth *a = s->auth;
+    if (rc == CD_ENOTFOUND) {
+        push_refused(op, s, "session_not_found", "this session was deleted");
+        return;
+    }
+    if (rc == CD_EUNAVAIL) {
+        push_refused(op, s, "store_unavailable",
+                     "the session store is unreachable: nothing was saved; push again shortly");
+        return;
+    }
+    if (rc == CD_OK) {
+        if (cd_auth_version(a) != op->base) { /* the store and the mirror disagree */
+            cd_logf(CD_LOG_ERROR, NULL, "push: session %s stored at %llu, held at %llu", s->id,
+                    (unsigned long long)op->base, (unsigned long long)cd_auth_version(a));
+            push_refused(op, s, "resync", "the document moved; reload it");
+            return;
+        }
+        struct cd_auth_result res;
+        rc = cd_auth_push(a, op->base, op->u, op->n, 1, &res, err, sizeof(err));
+        op->n = 0; /* taken */
+        if (rc) {
+            cd_logf(CD_LOG_ERROR, NULL, "push: stored update of %s not applied (%s)", s->id, err);
+            push_refused(op, s, push_error_code(rc), err);
+            return;
+        }
+        broadcast_accepted(s->room, a, res.first, res.accepted);
+        push_op_free(op);
+        return;
+    }
+    /* CD_ECONFLICT: the stored version moved to `version`; the mirror holds those updates
+     * (one instance: every accepted update was applied before this answer arrived). */
+    if (version != cd_auth_version(a) || ++op->tries > CD_COMMIT_TRIES) {
+        push_refused(op, s, "stale", "the document moved on; pull and push again");
+        return;
+    }
+    size_t m = op->n;
+    rc = cd_auth_prepare(a, op->base, op->u, op->n, op->reject, &m, err, sizeof(err));
+    op->n = m;
+    op->base = cd_auth_version(a);
+    if (!rc && !m) {
+        push_op_free(op); /* all of it was already accepted */
+        return;
+    }
+    if (!rc)
+        rc = commit_send(op, s);
+    if (rc)
+        push_refused(op, s, rc == CD_EUNAVAIL ? "store_unavailable" : push_error_code(rc),
+                     rc == CD_EUNAVAIL ? "the session store is unreachable; push again shortly"
+                                       : err);
+}
+
+/* The push of c, parsed into u[0..n) (taken), through the store. */
+static int push_durable(struct cd_conn *c, struct cd_auth *a, uint64_t base, struct cd_update *u,
+                        size_t n, int reject, const cJSON *ref)
+{
+    char err[192];
+    size_t m = n;
+    struct push_op *op = NULL;
+    int rc = cd_store_status(c->srv->store);
+    if (rc) {
+        cd_conn_send_error(c, "store_unavailable",
+                           "the session store is unreachable: nothing was saved; push again "
+                           "shortly",
+                           ref);
+        goto fail;
+    }
+    rc = cd_auth_prepare(a, base, u, n, reject, &m, err, sizeof(err));
+    if (rc) {
+        cd_conn_send_error(c, push_error_code(rc), err, ref);
+        goto fail;
+    }
+    if (!m)
+        goto fail; /* every update was already accepted: nothing to do */
+    op = calloc(1, sizeof(*op));
+    if (!op || (ref && !(op->ref = cJSON_Duplicate(ref, 1)))) {
+        rc = CD_ENOMEM;
+        cd_conn_send_error(c, "internal", "out of memory", ref);
+        goto fail;
+    }
+    op->srv = c->srv;
+    memcpy(op->session, c->room->session->id, sizeof(op->session));
+    op->conn_seq = c->seq;
+    op->base = cd_auth_version(a);
+    op->u = u;
+    op->n = m;
+    op->reject = reject;
+    rc = commit_send(op, c->room->session);
+    if (rc) {
+        cd_conn_send_error(c, rc == CD_EUNAVAIL ? "store_unavailable" : "internal",
+                           rc == CD_EUNAVAIL ? "the session store is unreachable; push again "
+                                               "shortly"
+                                             : "out of memory",
+                           ref);
+        push_op_free(op);
+        return rc;
+    }
+    return CD_OK;
+fail:
+    if (op) {
+        cJSON_Delete(op->ref);
+        free(op);
+    }
+    for (size_t i = 0; i < n; i++)
+        cd_update_cleanup(&u[i]);
+    free(u);
+    return rc;
+}
+
+void cd_collab_store_reset(void *arg, struct cd_session *s)
+{
+    (void)arg;
+    struct cd_room *r = s->room;
+    for (struct cd_conn *c = r ? r->head : NULL; c; c = c->next)
+        cd_conn_close_after_flush(c, CD_CLOSE_GOING_AWAY, "re-synced from the store: reconnect");
+}
+
 int cd_collab_on_push(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
 {
     uint64_t t0 = cd_mono_us(); /* push-to-broadcast latency, for the stats */
@@ -267,6 +483,8 @@ int cd_collab_on_push(struct cd_conn *c, const cJSON *msg, const cJSON *ref)
     }
     struct cd_auth_result res;
     int reject = !strcmp(c->srv->cfg.collab_mode, "reject");
+    if (c->srv->store->ops->commit)
+        return push_durable(c, a, (uint64_t)base, u, (size_t)n, reject, ref);
     rc = cd_auth_push(a, (uint64_t)base, u, (size_t)n, reject, &res, err, sizeof(err));
     free(u);
     if (rc) {

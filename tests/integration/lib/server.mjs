@@ -7,12 +7,20 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import WebSocket from 'ws';
+import { startRedis } from './redis.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '..', '..', '..');
 export const bin = process.env.COLLABD_BIN || join(repo, 'build', 'server', 'collabd');
 
+// STORE=redis runs the server on the Redis store, each server with its own fresh redis-server
+// (stopped with it), unless the test chose a store itself.
 export async function startServer(args = [], env = {}) {
+  let redis = null;
+  if (process.env.STORE === 'redis' && !args.includes('--store')) {
+    redis = await startRedis();
+    args = ['--store', 'redis', '--redis-url', redis.url, ...args];
+  }
   const logDir = mkdtempSync(join(tmpdir(), 'collabd-test-'));
   chmodSync(logDir, 0o711); // the Python workers (uid nobody under root) reach sandbox/ below it
   const proc = spawn(bin, ['--port', '0', '--log-dir', logDir, '--log-stderr', '0',
@@ -32,6 +40,11 @@ export async function startServer(args = [], env = {}) {
     });
     exited.then((e) => { clearTimeout(timer); reject(new Error(`collabd exited ${JSON.stringify(e)}: ${stderr}`)); });
   });
+  if (redis) { // writes need the store: wait until collabd has connected
+    const deadline = Date.now() + 10000;
+    while ((await fetch(`http://127.0.0.1:${port}/health`)).status !== 200 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+  }
   const base = `http://127.0.0.1:${port}`;
   const srv = {
     port, base, ws: `ws://127.0.0.1:${port}`, proc, logDir, exited,
@@ -42,6 +55,7 @@ export async function startServer(args = [], env = {}) {
       const e = await Promise.race([exited, new Promise((r) => setTimeout(() => r({ timeout: true }), 15000))]);
       if (e.timeout) { proc.kill('SIGKILL'); throw new Error('collabd did not stop within 15 s'); }
       rmSync(logDir, { recursive: true, force: true });
+      if (redis) { await redis.stop(); redis.cleanup(); }
       if (e.code !== expectCode) throw new Error(`collabd exited with ${JSON.stringify(e)}; stderr:\n${stderr}`);
       return e;
     },

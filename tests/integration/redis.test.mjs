@@ -1,0 +1,305 @@
+// D2/D4 with a real redis-server (Debian's) on a free loopback port: sessions and documents
+// survive a restart of collabd byte for byte; pushes through Redis converge; Redis down at
+// start (health degraded, writes refused with store_unavailable, then recovered by itself);
+// Redis killed mid-session (pushes refused with the retryable error, nothing acknowledged
+// lost once it is back); the key layout an operator sees with redis-cli.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, api, createSession, Client } from './lib/server.mjs';
+import { Redis, startRedis, freePort, redisBin } from './lib/redis.mjs';
+import { Editor, mulberry32 } from './lib/cmclient.mjs';
+import { expectRest, expectMessage } from './lib/schema.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const redisArgs = (redis, extra = []) => ['--store', 'redis', '--redis-url', redis.url, ...extra];
+
+async function waitHealth(srv, status, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const h = await api(srv, 'GET', '/health');
+    if (h.json.store.status === status) return h;
+    if (Date.now() > deadline) throw new Error(`health never became ${status}: ${h.text}`);
+    await sleep(20);
+  }
+}
+
+// collabd on the Redis store, once it has connected and loaded
+async function startOn(redis, extra = []) {
+  const srv = await startServer(redisArgs(redis, extra));
+  await waitHealth(srv, 'ok');
+  return srv;
+}
+
+async function document(srv, id) {
+  const r = await api(srv, 'GET', `/sessions/${id}/document`);
+  return { status: r.status, text: r.text, version: Number(r.headers.get('x-collabd-version')) };
+}
+
+async function syncOf(srv, id, q = '') {
+  const c = await Client.open(srv, id, `?userId=checker${q}`);
+  const s = await c.next('sync');
+  const rest = [];
+  if (s.resumed) for (;;) { const m = await c.next(() => true, 500).catch(() => null); if (!m) break; rest.push(m); }
+  await c.close();
+  return { sync: s, rest };
+}
+
+test('restart: sessions, documents, versions and history come back from Redis', async () => {
+  const redis = await startRedis();
+  try {
+    let srv = await startOn(redis, ['--history-max', '3']);
+    const content = 'a\ud800b 😀\n\u0000end'; // a lone surrogate, an astral character, NUL
+    const s1 = await createSession(srv, { language: 'javascript', content });
+    const s2 = await createSession(srv);
+    const a = await Client.open(srv, s1.id, '?userId=a');
+    await a.next('sync');
+    let len = content.length;
+    for (let v = 0; v < 8; v++) { // 8 updates with --history-max 3: the log is folded into the snapshot
+      a.send({ type: 'push', version: v, updates: [{ clientID: 'ca', changes: [[0, `x${v}\ud83d`], len] }] });
+      len += 3;
+      const u = await a.next('update');
+      assert.equal(u.version, v + 1);
+    }
+    await a.close();
+    const before = await document(srv, s1.id);
+    const syncBefore = (await syncOf(srv, s1.id)).sync;
+    const list = (await api(srv, 'GET', '/sessions')).json;
+    await srv.stop();
+
+    srv = await startOn(redis, ['--history-max', '3']);
+    const after = await document(srv, s1.id);
+    assert.deepEqual(after, before);
+    assert.equal(after.version, 8);
+    const syncAfter = (await syncOf(srv, s1.id)).sync;
+    assert.equal(syncAfter.doc, syncBefore.doc); // the exact JavaScript string, lone surrogates kept
+    assert.equal(syncAfter.version, 8);
+    assert.equal(syncAfter.session.language, 'javascript');
+    const list2 = (await api(srv, 'GET', '/sessions')).json;
+    assert.deepEqual(list2.sessions.map((x) => [x.id, x.createdAt, x.version]), list.sessions.map((x) => [x.id, x.createdAt, x.version]));
+    assert.deepEqual(list2.sessions.map((x) => x.id), [s1.id, s2.id]);
+    // a client that was at version 6 resumes with the two updates it missed
+    const { sync, rest } = await syncOf(srv, s1.id, '&version=6');
+    assert.equal(sync.resumed, true);
+    assert.deepEqual(rest.flatMap((m) => m.updates || []).map((u) => u.clientID), ['ca', 'ca']);
+    // pushing continues from the stored version (EVALSHA falls back to EVAL after a flush)
+    execFileSync('redis-cli', ['-p', String(redis.port), 'SCRIPT', 'FLUSH']);
+    const b = await Client.open(srv, s1.id, '?userId=b');
+    await b.next('sync');
+    b.send({ type: 'push', version: 8, updates: [{ clientID: 'cb', changes: [[0, '!'], len] }] });
+    assert.equal((await b.next('update')).version, 9);
+    await b.close();
+    // the key layout documented in README.md
+    const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
+    assert.equal(cli('HGET', `collabd:session:{${s1.id}}`, 'language'), 'javascript');
+    assert.equal(cli('HGET', `collabd:doc:{${s1.id}}`, 'version'), '9');
+    assert.ok(Number(cli('LLEN', `collabd:log:{${s1.id}}`)) <= 6, 'the log stays bounded');
+    assert.equal(cli('ZSCORE', 'collabd:sessions', s2.id), '2');
+    // delete is durable too
+    assert.equal((await api(srv, 'DELETE', `/sessions/${s2.id}`)).status, 204);
+    assert.equal(cli('EXISTS', `collabd:session:{${s2.id}}`), '0');
+    await srv.stop();
+    srv = await startOn(redis);
+    assert.equal((await api(srv, 'GET', `/sessions/${s2.id}`)).status, 404);
+    assert.equal((await document(srv, s1.id)).version, 9);
+    await srv.stop();
+  } finally {
+    await redis.stop();
+    redis.cleanup();
+  }
+});
+
+test('pushes through Redis converge: 6 CodeMirror editors with latency and reconnects, then a restart', async () => {
+  const redis = await startRedis();
+  let srv = await startOn(redis, ['--rate-limit', '100000', '--rate-burst', '100000', '--history-max', '20000']);
+  try {
+    for (const seed of [1, 2, 3]) {
+      const rng = mulberry32(seed);
+      const s = await createSession(srv);
+      const eds = Array.from({ length: 6 }, (_, i) => new Editor(srv, s.id, { clientID: `r${seed}e${i}`, rng: mulberry32(seed * 100 + i), maxLatency: 10 }));
+      await Promise.all(eds.map((e) => e.connect()));
+      for (let k = 0; k < 6 * 60; k++) {
+        const e = eds[Math.floor(rng() * eds.length)];
+        e.edit();
+        if (rng() < 0.01 && e.online) { e.disconnect(); setTimeout(() => e.connect().catch((err) => e.errors.push(String(err))), 30); }
+        if (rng() > 0.8) await sleep(1);
+      }
+      const deadline = Date.now() + 30000;
+      let info;
+      for (;;) {
+        await Promise.all(eds.filter((e) => !e.online).map((e) => e.connect()));
+        eds.forEach((e) => e.flush());
+        info = (await api(srv, 'GET', `/sessions/${s.id}`)).json;
+        if (eds.every((e) => e.online && !e.pending() && e.synced() === info.version)) break;
+        assert.ok(Date.now() < deadline, 'settled in time');
+        await sleep(20);
+      }
+      assert.deepEqual(eds.flatMap((e) => e.errors), []);
+      assert.equal(info.version, 6 * 60, 'each edit accepted exactly once');
+      const text = eds[0].text();
+      for (const e of eds) assert.equal(e.text(), text);
+      eds.forEach((e) => e.disconnect());
+      await srv.stop();
+      srv = await startOn(redis, ['--rate-limit', '100000', '--rate-burst', '100000', '--history-max', '20000']);
+      assert.equal((await syncOf(srv, s.id)).sync.doc, text, `seed ${seed}: the stored document`);
+    }
+  } finally {
+    await srv.stop();
+    await redis.stop();
+    redis.cleanup();
+  }
+});
+
+test('Redis unreachable at start: collabd starts degraded, refuses writes, recovers by itself', async () => {
+  const port = await freePort();
+  const redis = new Redis({ port });
+  const srv = await startServer(['--store', 'redis', '--redis-url', `redis://127.0.0.1:${port}/0`]);
+  try {
+    const h = await waitHealth(srv, 'degraded');
+    assert.equal(h.status, 503);
+    assert.equal(h.json.status, 'degraded');
+    assert.equal(h.json.store.type, 'redis');
+    const r = await api(srv, 'POST', '/sessions', { body: {} });
+    assert.equal(r.status, 503);
+    assert.equal(r.json.error.code, 'store_unavailable');
+    expectRest('Health', h.json);
+    expectRest('Error', r.json);
+    assert.deepEqual((await api(srv, 'GET', '/sessions')).json.sessions, []);
+    await redis.start();
+    const ok = await waitHealth(srv, 'ok');
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.status, 'ok');
+    expectRest('Health', ok.json);
+    const s = await createSession(srv);
+    assert.equal((await api(srv, 'GET', `/sessions/${s.id}`)).status, 200);
+  } finally {
+    await srv.stop();
+    await redis.stop();
+    redis.cleanup();
+  }
+});
+
+test('Redis lost mid-session: pushes refused with store_unavailable, nothing acknowledged lost', async () => {
+  const redis = await startRedis({ aof: true }); // so that a restarted Redis has its data back
+  let srv = await startOn(redis);
+  try {
+    const s = await createSession(srv, { content: 'base\n' });
+    const a = await Client.open(srv, s.id, '?userId=a');
+    const b = await Client.open(srv, s.id, '?userId=b');
+    await a.next('sync');
+    await b.next('sync');
+    let doc = 'base\n';
+    const push = (c, v, id, text) => c.send({ type: 'push', version: v, updates: [{ clientID: id, changes: [[0, text], doc.length] }] });
+    push(a, 0, 'ca', 'one ');
+    assert.equal((await a.next('update')).version, 1);
+    assert.equal((await b.next('update')).version, 1);
+    doc = 'one ' + doc;
+
+    await redis.kill();
+    await waitHealth(srv, 'degraded');
+    push(a, 1, 'ca', 'lost? ');
+    const e = await a.next('error');
+    assert.equal(e.code, 'store_unavailable');
+    expectMessage('server', e);
+    assert.equal(e.ref, undefined);
+    assert.equal((await api(srv, 'POST', '/sessions', { body: {} })).json.error.code, 'store_unavailable');
+    assert.equal((await api(srv, 'DELETE', `/sessions/${s.id}`)).status, 503);
+    assert.equal((await document(srv, s.id)).text, doc, 'reads still work, the refused push is not there');
+    await sleep(100);
+    assert.equal(b.messages.filter((m) => m.type === 'update').length, 0, 'nobody saw the refused push');
+
+    await redis.start(); // same port, same AOF
+    await waitHealth(srv, 'ok');
+    push(a, 1, 'ca', 'two ');
+    assert.equal((await b.next('update')).version, 2);
+    doc = 'two ' + doc;
+    assert.equal((await document(srv, s.id)).text, doc);
+    await a.close();
+    await b.close();
+    await srv.stop();
+    srv = await startOn(redis);
+    assert.deepEqual(await document(srv, s.id), { status: 200, text: doc, version: 2 });
+  } finally {
+    await srv.stop();
+    await redis.stop();
+    redis.cleanup();
+  }
+});
+
+test('collabd killed with SIGKILL: a client resumes from its version on a new instance, nothing acknowledged lost', async () => {
+  const redis = await startRedis();
+  let srv = await startOn(redis);
+  try {
+    const s = await createSession(srv);
+    const a = await Client.open(srv, s.id, '?userId=a');
+    await a.next('sync');
+    let len = 0;
+    for (let v = 0; v < 5; v++) {
+      a.send({ type: 'push', version: v, updates: [{ clientID: 'ca', changes: len ? [len, [0, `${v};`]] : [[0, `${v};`]] }] });
+      assert.equal((await a.next('update')).version, v + 1); // acknowledged
+      len += 2;
+    }
+    srv.proc.kill('SIGKILL');
+    await srv.exited;
+    await srv.stop({ expectCode: null });
+    srv = await startOn(redis);
+    const { sync, rest } = await syncOf(srv, s.id, '&version=3');
+    assert.equal(sync.resumed, true);
+    assert.equal(sync.version, 3);
+    assert.deepEqual(rest.flatMap((m) => m.updates).map((u) => u.changes), [[6, [0, '3;']], [8, [0, '4;']]]);
+    assert.equal((await document(srv, s.id)).text, '0;1;2;3;4;');
+  } finally {
+    await srv.stop();
+    await redis.stop();
+    redis.cleanup();
+  }
+});
+
+test('--redis-url: bad URLs are refused at start; passwords, databases and unix sockets work', async () => {
+  for (const url of ['http://x', 'redis://', 'redis://h:99999', 'redis://h/x', 'unix://rel?db=1', 'unix:///s?nope=1']) {
+    await assert.rejects(startServer(['--store', 'redis', '--redis-url', url]), /invalid redis URL/, url);
+  }
+  // a password: refused while wrong (degraded, says why), accepted when right
+  const locked = new Redis();
+  locked.port = await freePort();
+  const origStart = locked.start.bind(locked);
+  await origStart();
+  execFileSync('redis-cli', ['-p', String(locked.port), 'CONFIG', 'SET', 'requirepass', 's3cret']);
+  for (const [pw, status] of [['wrong', 'degraded'], ['s3cret', 'ok']]) {
+    const srvp = await startServer(['--store', 'redis', '--redis-url', `redis://:${pw}@127.0.0.1:${locked.port}/1`]);
+    try {
+      const h = await waitHealth(srvp, status);
+      if (status === 'degraded') {
+        await sleep(1500);
+        assert.match((await api(srvp, 'GET', '/health')).json.store.detail, /AUTH refused/);
+      } else {
+        const s = await createSession(srvp);
+        assert.equal(execFileSync('redis-cli', ['-p', String(locked.port), '-a', 's3cret', '--no-auth-warning', '-n', '1', 'HGET', `collabd:session:{${s.id}}`, 'id'], { encoding: 'utf8' }).trim(), s.id);
+        assert.equal(h.status, 200);
+      }
+    } finally {
+      await srvp.stop();
+    }
+  }
+  await locked.stop();
+  locked.cleanup();
+  const dir = mkdtempSync(join(tmpdir(), 'collabd-redis-'));
+  const sock = join(dir, 'redis.sock');
+  const proc = spawn(redisBin, ['--port', '0', '--unixsocket', sock, '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => proc.on('exit', resolve));
+  const srv = await startServer(['--store', 'redis', '--redis-url', `unix://${sock}?db=3`]);
+  try {
+    await waitHealth(srv, 'ok');
+    const s = await createSession(srv);
+    const cli = execFileSync('redis-cli', ['-s', sock, '-n', '3', 'HGET', `collabd:session:{${s.id}}`, 'id'], { encoding: 'utf8' }).trim();
+    assert.equal(cli, s.id);
+  } finally {
+    await srv.stop();
+    proc.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
