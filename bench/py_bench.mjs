@@ -53,7 +53,9 @@ function startServer(kind) {
     fs.mkdirSync(logDir, { mode: 0o711 });
     fs.chmodSync(logDir, 0o711);
     cmd = collabdBin;
-    args = ['--port', '0', '--log-dir', logDir, '--log-stderr', '0', '--py-sandbox-dir', path.join(logDir, 'sandbox')];
+    // the per-address REST rate limit (200/s by default) would answer wrk's single address 429
+    args = ['--port', '0', '--log-dir', logDir, '--log-stderr', '0', '--py-sandbox-dir', path.join(logDir, 'sandbox'),
+      '--http-rate-limit', '0'];
   } else {
     cmd = process.execPath;
     args = [path.join(peers, kind === 'python3' ? 'spawn_server.mjs' : 'pyodide_server.mjs'), '--port', '0'];
@@ -371,7 +373,8 @@ const best = (server, snip, mode) => {
 const targets = [];
 {
   const p50 = stat('collabd', 'print', 'one', 1, 'p50');
-  targets.push([`collabd print(1) p50 through HTTP < 1 ms (sequential, 1 connection)`, p50 ? `${num(p50.med, 'ms')} ms` : 'n/a', p50 && p50.med < 1]);
+  // a figure that includes failed requests proves nothing: such a target is not met
+  targets.push([`collabd print(1) p50 through HTTP < 1 ms (sequential, 1 connection)`, p50 ? `${num(p50.med, 'ms')} ms` : 'n/a', p50 && !p50.errors && p50.med < 1]);
   for (const snip of SNIPPETS) {
     const pb = best('pyodide', snip.id, 'one');
     const cm = best('collabd', snip.id, 'many');
@@ -380,7 +383,7 @@ const targets = [];
     const r1 = c1 && pb ? c1.med / pb.med : null;
     targets.push([`collabd throughput >= 2x Pyodide's, ${snip.label}`,
       `${r ? r.toFixed(2) : 'n/a'}x with ${CONTEXTS} contexts (collabd ${cm ? num(cm.med, 'rps') : 'n/a'} req/s at ${cm?.conns} conns, Pyodide best ${pb ? num(pb.med, 'rps') : 'n/a'} at ${pb?.conns}); one context: ${r1 ? r1.toFixed(2) : 'n/a'}x`,
-      r !== null && r >= 2]);
+      r !== null && r >= 2 && !cm.errors && !pb.errors]);
   }
   targets.push([`collabd ready < 200 ms (median of ${STARTS} starts)`, rc ? `${num(rc.med, 'ms')} ms` : 'n/a', rc && rc.med < 200]);
 }
