@@ -5,6 +5,7 @@
 #include "util/error.h"
 
 #include <openssl/evp.h>
+#include <string.h>
 
 int cd_sha256_hex(const void *data, size_t len, char out[65])
 {
@@ -20,4 +21,15 @@ int cd_sha256_hex(const void *data, size_t len, char out[65])
     }
     out[64] = '\0';
     return CD_OK;
+}
+
+int cd_secret_equal(const char *got, const char *want)
+{
+    char a[65], b[65];
+    if (!got[0] || cd_sha256_hex(got, strlen(got), a) || cd_sha256_hex(want, strlen(want), b))
+        return 0;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < 64; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
 }

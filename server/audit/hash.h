@@ -11,4 +11,9 @@
  * then the empty string). */
 int cd_sha256_hex(const void *data, size_t len, char out[65]);
 
+/* 1 if the presented secret got equals the configured want: their SHA-256 digests are compared
+ * in constant time, so neither the content nor the length of want leaks through timing.
+ * 0 when got is empty or hashing fails. For tokens (execution, admin). */
+int cd_secret_equal(const char *got, const char *want);
+
 #endif

@@ -108,7 +108,7 @@ static void on_done(void *ud, cJSON *res)
     cd_http_json(r, status, res);
 }
 
-/* Constant-time comparison of the presented token with the configured one. */
+/* The execution token, when one is configured, was presented (Bearer or X-Execution-Token). */
 static int token_ok(struct cd_http_req *r)
 {
     const char *want = r->srv->cfg.py_token;
@@ -121,11 +121,7 @@ static int token_ok(struct cd_http_req *r)
         snprintf(got, sizeof(got), "%s", auth + 7);
     else if (lws_hdr_custom_copy(r->wsi, got, sizeof(got), "x-execution-token:", 18) < 0)
         got[0] = '\0';
-    size_t a = strlen(got), b = strlen(want);
-    unsigned char diff = (unsigned char)(a != b);
-    for (size_t i = 0; i < b; i++)
-        diff |= (unsigned char)(got[i < a ? i : 0] ^ want[i]);
-    return diff == 0;
+    return cd_secret_equal(got, want);
 }
 
 /* Common checks; on refusal the response is sent and 1 is returned. */

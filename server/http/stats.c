@@ -124,18 +124,6 @@ static void presented_token(struct cd_http_req *r, char *got, size_t size)
         got[0] = '\0';
 }
 
-/* 1 if got is the configured token: their SHA-256 digests compared in constant time. */
-static int token_matches(const char *got, const char *want)
-{
-    char a[65], b[65];
-    if (!got[0] || cd_sha256_hex(got, strlen(got), a) || cd_sha256_hex(want, strlen(want), b))
-        return 0;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < 64; i++)
-        diff |= (unsigned char)(a[i] ^ b[i]);
-    return diff == 0;
-}
-
 /* Answer an admin refusal (status 401 or 403) and log it as a security event. */
 static int refuse_admin(struct cd_http_req *r, int status, const char *code, const char *reason,
                         const char *message)
@@ -177,7 +165,7 @@ int cd_dashboard_stats_clear_post(struct cd_http_req *r)
                             "admin endpoints are disabled on this server (no --admin-token)");
     char got[300];
     presented_token(r, got, sizeof(got));
-    int ok = token_matches(got, want);
+    int ok = cd_secret_equal(got, want);
     int missing = !got[0];
     memset(got, 0, sizeof(got));
     if (!ok)

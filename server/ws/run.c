@@ -181,7 +181,7 @@ static struct run *find_run(struct cd_conn *c, const cJSON *msg, const cJSON *re
     return NULL;
 }
 
-/* Constant-time comparison with the configured execution token. */
+/* The execution token, when one is configured, came with the message ("token"). */
 static int token_ok(struct cd_conn *c, const cJSON *msg)
 {
     const char *want = c->srv->cfg.py_token;
@@ -189,11 +189,7 @@ static int token_ok(struct cd_conn *c, const cJSON *msg)
         return 1;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "token");
     const char *got = cJSON_IsString(t) ? t->valuestring : "";
-    size_t a = strlen(got), b = strlen(want);
-    unsigned char diff = (unsigned char)(a != b);
-    for (size_t i = 0; i < b; i++)
-        diff |= (unsigned char)(got[i < a ? i : 0] ^ want[i]);
-    return diff == 0;
+    return cd_secret_equal(got, want);
 }
 
 /* Checks common to run and run_reset; sends the error and returns 1 when refused. */
