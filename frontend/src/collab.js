@@ -67,6 +67,17 @@ export class CollabClient {
     this.timer = setTimeout(() => { this.timer = null; this.connect(); }, delay);
   }
 
+  // The network went away (or the page knows its socket is dead): forget the socket now,
+  // without waiting for a closing handshake, go offline and reconnect with backoff.
+  drop() {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null; this.inFlight = false;
+    ws.close();
+    this.setStatus('offline');
+    this.scheduleReconnect();
+  }
+
   // Leave the current socket at once and connect again: nothing more from it is read, and the
   // new connection does not wait for its closing handshake (which a busy server may be slow
   // to complete) nor for a backoff delay (this is not a network failure).

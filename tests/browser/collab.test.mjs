@@ -104,7 +104,9 @@ test('F3 a page that loses its socket keeps typing, reconnects and merges', asyn
   await a.click('.cm-content');
   await a.keyboard.type('x = 1\n');
   await converged([a, b], s.id, ['x = 1']);
-  await a.evaluate(() => window.__collabd.client.ws.close()); // the network goes away
+  // the network goes away: the page forgets its socket at once (a real loss has no closing
+  // handshake to wait for; collabd sometimes leaves a client's close unanswered, see the note)
+  await a.evaluate(() => window.__collabd.client.drop());
   await a.waitForSelector('#status:not([data-state="online"])');
   await a.keyboard.type('y = 2  # typed offline\n');
   await b.click('.cm-content');
@@ -127,7 +129,7 @@ test('F3 offline past the history: the page reloads and keeps the offline text i
     await a.keyboard.type('a = 1\n');
     await b.waitForFunction(() => window.__collabd.text().includes('a = 1'));
     // Ada's connection drops and stays down (her next attempt is seconds away)
-    await a.evaluate(() => { const c = window.__collabd.client; c.attempt = 20; c.ws.close(); });
+    await a.evaluate(() => { const c = window.__collabd.client; c.attempt = 20; c.drop(); });
     await a.waitForSelector('#status[data-state="offline"]');
     await a.keyboard.type('typed = "offline"\n');
     await b.click('.cm-content');
