@@ -183,7 +183,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "collabd: %s\n", serr);
         goto fail_loop;
     }
-    srv->store->reset_cb = cd_collab_store_reset; /* a room re-synced from Redis reconnects */
+    cd_collab_store_hooks(srv, &srv->store->hooks); /* what other instances did reaches rooms */
 
     /* the Python zygote is forked before lws opens any socket, so it inherits none */
     char pybin[1100];
