@@ -1,7 +1,8 @@
 // Test harness: starts the real collabd binary on a free loopback port, with its own log
 // directory, and stops it (SIGTERM, expecting exit 0, which under ASan also means no leaks).
 // With --tls-cert the server speaks https/wss: pass { ca } (the PEM to trust) as the third
-// argument and api() and Client.open() use it.
+// argument and api() and Client.open() use it. { wrap: ['strace', ...] } runs collabd under
+// that command (proc is then the wrapper).
 import { spawn } from 'node:child_process';
 import https from 'node:https';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,7 +19,7 @@ export const bin = process.env.COLLABD_BIN || join(repo, 'build', 'server', 'col
 
 // STORE=redis runs the server on the Redis store, each server with its own fresh redis-server
 // (stopped with it), unless the test chose a store itself.
-export async function startServer(args = [], env = {}, { ca } = {}) {
+export async function startServer(args = [], env = {}, { ca, wrap = [] } = {}) {
   let redis = null;
   if (process.env.STORE === 'redis' && !args.includes('--store')) {
     redis = await startRedis();
@@ -26,7 +27,7 @@ export async function startServer(args = [], env = {}, { ca } = {}) {
   }
   const logDir = mkdtempSync(join(tmpdir(), 'collabd-test-'));
   chmodSync(logDir, 0o711); // the Python workers (uid nobody under root) reach sandbox/ below it
-  const proc = spawn(bin, ['--port', '0', '--log-dir', logDir, '--log-stderr', '0',
+  const proc = spawn(wrap[0] || bin, [...wrap.slice(1), ...(wrap.length ? [bin] : []), '--port', '0', '--log-dir', logDir, '--log-stderr', '0',
     '--py-sandbox-dir', join(logDir, 'sandbox'),
     '--static-dir', join(repo, 'frontend', 'public'), '--protocol-dir', join(repo, 'protocol'),
     ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
