@@ -4,13 +4,14 @@
 #   deploy/install-deps.sh          build + run dependencies
 #   deploy/install-deps.sh --test   also what the test suite needs (clang for the fuzzers,
 #                                   LeakSanitizer runtime, clang-format, chromium for the
-#                                   browser tests, redis-server for the Redis store tests)
+#                                   browser tests, redis-server for the Redis store tests,
+#                                   the openssl CLI for the TLS test's throwaway certificate)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
       libcjson-dev uuid-dev libssl-dev python3-dev libpython3-dev libseccomp-dev libhiredis-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(clang libclang-rt-14-dev clang-format valgrind chromium redis-server)
+  pkgs+=(clang libclang-rt-14-dev clang-format valgrind chromium redis-server openssl)
 fi
 
 missing=()
