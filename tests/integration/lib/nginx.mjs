@@ -33,19 +33,15 @@ function accepts(port) {
   });
 }
 
-// upstreams: collabd servers (startServer results); env: NGX_* overrides for render.sh.
-export async function startNginx(upstreams, env = {}) {
+// Render the template with vars (NGX_* for render.sh) into a scratch prefix directory with a
+// wrapper nginx.conf (pid, logs, temp paths there) and check it with `nginx -t` (throws with
+// nginx's message). Returns { dir, conf, args } for starting it; remove dir when done.
+export function renderNginx(vars) {
   const dir = mkdtempSync(join(tmpdir(), 'collabd-nginx-'));
   chmodSync(dir, 0o755); // workers run as nobody when the tests run as root
   mkdirSync(join(dir, 'tmp'));
   const tls = makeCert(dir);
-  const httpPort = await freePort(), httpsPort = await freePort();
-  const vars = {
-    NGX_UPSTREAMS: upstreams.map((s) => `127.0.0.1:${s.port}`).join(' '),
-    NGX_SERVER_NAME: '_', NGX_HTTP_LISTEN: `127.0.0.1:${httpPort}`, NGX_HTTPS_LISTEN: `127.0.0.1:${httpsPort}`,
-    NGX_HTTPS_ONLY: 'off', NGX_HTTPS_REDIRECT_PORT: `:${httpsPort}`, NGX_SSL_CERT: tls.cert, NGX_SSL_KEY: tls.key,
-    NGX_CACHE_DIR: join(dir, 'cache'), ...env,
-  };
+  vars = { NGX_SSL_CERT: tls.cert, NGX_SSL_KEY: tls.key, NGX_CACHE_DIR: join(dir, 'cache'), ...vars };
   const conf = execFileSync(join(repo, 'nginx', 'render.sh'), [template], { env: { PATH: process.env.PATH, ...vars }, encoding: 'utf8' });
   writeFileSync(join(dir, 'collabd.conf'), conf);
   writeFileSync(join(dir, 'nginx.conf'), [
@@ -56,7 +52,23 @@ export async function startNginx(upstreams, env = {}) {
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/tmp/${t};`),
     `  include ${dir}/collabd.conf;`, '}', ''].join('\n'));
   const args = ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')];
-  execFileSync(nginxBin, [...args, '-t', '-q']); // throws with nginx's message if the config is bad
+  try {
+    execFileSync(nginxBin, [...args, '-t', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`nginx -t: ${e.stderr}`);
+  }
+  return { dir, conf, args, ca: tls.pem };
+}
+
+// upstreams: collabd servers (startServer results); env: NGX_* overrides for render.sh.
+export async function startNginx(upstreams, env = {}) {
+  const httpPort = await freePort(), httpsPort = await freePort();
+  const { dir, conf, args, ca } = renderNginx({
+    NGX_UPSTREAMS: upstreams.map((s) => `127.0.0.1:${s.port}`).join(' '),
+    NGX_SERVER_NAME: '_', NGX_HTTP_LISTEN: `127.0.0.1:${httpPort}`, NGX_HTTPS_LISTEN: `127.0.0.1:${httpsPort}`,
+    NGX_HTTPS_ONLY: 'off', NGX_HTTPS_REDIRECT_PORT: `:${httpsPort}`, ...env,
+  });
   const proc = spawn(nginxBin, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d; });
@@ -67,7 +79,7 @@ export async function startNginx(upstreams, env = {}) {
     await new Promise((r) => setTimeout(r, 20));
   }
   return {
-    dir, conf, httpPort, httpsPort, ca: tls.pem, proc,
+    dir, conf, httpPort, httpsPort, ca, proc,
     base: `http://127.0.0.1:${httpPort}`, ws: `ws://127.0.0.1:${httpPort}`,
     tlsBase: `https://127.0.0.1:${httpsPort}`, wss: `wss://127.0.0.1:${httpsPort}`,
     errorLog() { try { return readFileSync(join(dir, 'error.log'), 'utf8'); } catch { return ''; } },
