@@ -36,10 +36,13 @@ before(async () => {
   ng = await startNginx(inst); // nginx's default limits: collabd's defaults
 });
 after(async () => {
-  await ng?.stop();
-  for (const s of inst ?? []) await s.stop();
-  await redis?.stop();
-  redis?.cleanup();
+  try {
+    await ng?.stop();
+    for (const s of inst ?? []) await s.stop();
+  } finally {
+    await redis?.stop();
+    redis?.cleanup();
+  }
 });
 
 // Which instance holds a WebSocket client of session id (clients counted per instance).
