@@ -38,7 +38,10 @@ before(async () => {
 after(async () => {
   try {
     await ng?.stop();
-    for (const s of inst ?? []) await s.stop();
+    // every instance stopped; then an unclean exit (e.g. a leak under ASan) fails the file
+    const stopped = await Promise.allSettled((inst ?? []).map((s) => s.stop()));
+    const failed = stopped.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   } finally {
     await redis?.stop();
     redis?.cleanup();
