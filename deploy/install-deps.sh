@@ -5,6 +5,7 @@
 #   deploy/install-deps.sh --test   also what the test suite needs (clang for the fuzzers,
 #                                   LeakSanitizer runtime, clang-format, chromium for the
 #                                   browser tests, redis-server for the Redis store tests,
+#                                   the openssl CLI for the TLS tests' throwaway certificates,
 #                                   nginx for the reverse-proxy tests)
 # Services installed here (redis-server, nginx) are not started: the tests start their own on
 # free ports, so a policy-rc.d refuses every start during the install (unless one exists).
@@ -13,7 +14,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
       libcjson-dev uuid-dev libssl-dev python3-dev libpython3-dev libseccomp-dev libhiredis-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(clang libclang-rt-14-dev clang-format valgrind chromium redis-server nginx)
+  pkgs+=(clang libclang-rt-14-dev clang-format valgrind chromium redis-server openssl nginx)
 fi
 
 missing=()
