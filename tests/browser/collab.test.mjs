@@ -105,7 +105,7 @@ test('F3 a page that loses its socket keeps typing, reconnects and merges', asyn
   await a.keyboard.type('x = 1\n');
   await converged([a, b], s.id, ['x = 1']);
   // the network goes away: the page forgets its socket at once (a real loss has no closing
-  // handshake to wait for; collabd sometimes leaves a client's close unanswered, see the note)
+  // handshake to wait for)
   await a.evaluate(() => window.__collabd.client.drop());
   await a.waitForSelector('#status:not([data-state="online"])');
   await a.keyboard.type('y = 2  # typed offline\n');
