@@ -8,14 +8,19 @@
 //                              reconnect; keptText is the local text that could not be merged)
 // Protocol (protocol/README.md): `sync` on join; each accepted update arrives as its own
 // `update` and is applied one at a time (receiveUpdates with one update: batched rebase
-// diverges, DESIGN.md section 3); one push in flight; reconnect with &version=N gets only the
-// missed updates, with exponential backoff and jitter.
+// diverges, DESIGN.md section 3); one push in flight until every update in it has come back
+// (resending the rest after the first one came back would base them on a version the server
+// may already have dropped from a short history: `resync`); reconnect with &version=N gets
+// only the missed updates, with exponential backoff and jitter. Cursors carry CURSOR_REF: a
+// cursor sent while a batch of updates was still arriving may be older than the history, and
+// its `resync` refusal only means that one cursor is dropped.
 import { ChangeSet } from '@codemirror/state';
 import { receiveUpdates, sendableUpdates, getSyncedVersion, getClientID } from '@codemirror/collab';
 
 export const PUSH_MAX = 100; // collabd takes at most 100 updates per push
 // Refusals of a push that another try later may not get (protocol/README.md, errors).
 const RETRYABLE = new Set(['store_unavailable', 'stale', 'rate_limited']);
+const CURSOR_REF = 'cursor'; // the ref of our cursor messages, so their refusals are told apart
 
 export class CollabClient {
   /**
@@ -30,7 +35,8 @@ export class CollabClient {
   constructor({ url, host, userId, userName, WebSocket: WS = globalThis.WebSocket, on = {} }) {
     this.url = url; this.host = host; this.userId = userId; this.userName = userName;
     this.WS = WS; this.on = on;
-    this.ws = null; this.status = 'idle'; this.inFlight = false; this.synced = false;
+    // inFlight: how many updates of the push in flight have not come back yet (0: none in flight)
+    this.ws = null; this.status = 'idle'; this.inFlight = 0; this.synced = false;
     this.attempt = 0; this.timer = null; this.closed = false; this.users = new Map();
     this.me = null; this.pendingCursor = null; this.heldCursors = null; this.keepOnReset = false;
     this.retryTimer = null; this.retries = 0;
@@ -54,7 +60,7 @@ export class CollabClient {
     };
     ws.onclose = (ev) => {
       if (ws !== this.ws) return;
-      this.ws = null; this.inFlight = false;
+      this.ws = null; this.inFlight = 0;
       this.setStatus('offline');
       if (ev.code === 4000) { this.closed = true; this.setStatus('deleted'); return; }
       this.scheduleReconnect();
@@ -75,7 +81,7 @@ export class CollabClient {
   drop() {
     const ws = this.ws;
     if (!ws) return;
-    this.ws = null; this.inFlight = false;
+    this.ws = null; this.inFlight = 0;
     ws.close();
     this.setStatus('offline');
     this.scheduleReconnect();
@@ -86,7 +92,7 @@ export class CollabClient {
   // to complete) nor for a backoff delay (this is not a network failure).
   restart() {
     const ws = this.ws;
-    this.ws = null; this.inFlight = false;
+    this.ws = null; this.inFlight = 0;
     ws?.close();
     clearTimeout(this.timer); this.timer = null;
     this.connect();
@@ -162,7 +168,10 @@ export class CollabClient {
         break;
       case 'cursor': this.on.cursor?.(msg); break;
       case 'error':
-        this.inFlight = false;
+        // a refused cursor changes nothing else (and a push may still be in flight); a stale
+        // one is expected after a batch of updates: the next selection change sends a fresh one
+        if (msg.ref === CURSOR_REF) { if (msg.code !== 'resync') this.on.error?.(msg); break; }
+        this.inFlight = 0;
         this.on.error?.(msg);
         if (msg.code === 'resync') { // our base fell out of the history: reconnect for a full sync, keeping our text
           this.synced = false; this.keepOnReset = true; this.restart();
@@ -176,14 +185,18 @@ export class CollabClient {
 
   // updates[i] takes the document from version from + i to from + i + 1; applied one at a time
   receive(from, updates) {
-    let own = false;
+    let own = 0;
     updates.forEach((u, i) => {
       const st = this.host.getState(), v = from + i, synced = getSyncedVersion(st);
       if (v !== synced) return; // already applied (v < synced); a gap cannot happen on one socket
-      if (u.clientID === getClientID(st)) own = true;
+      if (u.clientID === getClientID(st)) own++;
       this.host.dispatch(receiveUpdates(st, [{ changes: ChangeSet.fromJSON(u.changes), clientID: u.clientID }]));
     });
-    if (own) { this.inFlight = false; this.retries = 0; }
+    // the push is done when all of it came back; never wait for more than is unconfirmed
+    if (own) {
+      this.inFlight = Math.min(Math.max(0, this.inFlight - own), sendableUpdates(this.host.getState()).length);
+      this.retries = 0;
+    }
     this.flush();
     if (this.pendingCursor && !sendableUpdates(this.host.getState()).length) this.sendCursor();
   }
@@ -195,7 +208,7 @@ export class CollabClient {
     const ups = sendableUpdates(st).slice(0, PUSH_MAX);
     if (!ups.length) return;
     if (this.send({ type: 'push', version: getSyncedVersion(st), updates: ups.map((u) => ({ clientID: u.clientID, changes: u.changes.toJSON() })) }))
-      this.inFlight = true;
+      this.inFlight = ups.length;
   }
 
   // Our selection, sent only while nothing is unconfirmed (so its positions are valid at the
@@ -204,6 +217,6 @@ export class CollabClient {
     if (ranges) this.pendingCursor = { ranges, main };
     const st = this.host.getState();
     if (!this.pendingCursor || this.status !== 'online' || sendableUpdates(st).length) return;
-    if (this.send({ type: 'cursor', version: getSyncedVersion(st), ...this.pendingCursor })) this.pendingCursor = null;
+    if (this.send({ type: 'cursor', version: getSyncedVersion(st), ...this.pendingCursor, ref: CURSOR_REF })) this.pendingCursor = null;
   }
 }

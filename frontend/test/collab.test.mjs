@@ -101,3 +101,53 @@ test('a push refused while the store is away is pushed again by itself once it i
     assert.equal((await api(srv, 'GET', `/sessions/${s.id}/document`)).text, 'kept x\n');
   } finally { c?.close(); await srv.stop(); await redis.stop(); redis.cleanup(); }
 });
+
+// With a short history (--history-max 3), a push of six updates must not be followed by a
+// second push of its last five based on the version after its first one (that base is gone:
+// `resync`, and the client reloads); and a cursor sent while a batch of six updates is being
+// applied one at a time (the page sends one on every change) names a version the server may
+// no longer hold: refused as stale, it must not make the client reload either.
+test('a batch of updates under a short history: one push in flight, stale cursors dropped, no reload', async () => {
+  const srv = await startServer(['--history-max', '3']);
+  let a, b;
+  try {
+    const s = await createSession(srv, { language: 'python', content: '' });
+    const resets = { a: 0, b: 0 }, errors = [], sent = [];
+    const host = (name) => {
+      const h = headless(`bot-${name}`), reset = h.reset;
+      h.reset = (...args) => { resets[name]++; reset(...args); };
+      return h;
+    };
+    const ha = host('a'), hb = host('b');
+    class Recording extends CheckedWebSocket { send(text) { sent.push(JSON.parse(text)); super.send(text); } }
+    a = new CollabClient({ url: `${srv.ws}/ws/${s.id}`, host: ha, userId: 'bot-a', WebSocket: Recording, on: { error: (m) => errors.push(m) } });
+    b = new CollabClient({ url: `${srv.ws}/ws/${s.id}`, host: hb, userId: 'bot-b', WebSocket: Recording, on: { error: (m) => errors.push(m) } });
+    const dispatch = hb.dispatch; // like the page: every change, remote ones too, reports the selection
+    hb.dispatch = (spec) => {
+      dispatch(spec);
+      const sel = hb.getState().selection;
+      b.sendCursor(sel.ranges.map((r) => ({ anchor: r.anchor, head: r.head })), sel.mainIndex);
+    };
+    a.connect(); b.connect();
+    await until(() => a.status === 'online' && b.status === 'online');
+    b.ws._socket.pause(); // B reads nothing while A pushes twice, then gets all twelve at once
+    let text = '';
+    for (const round of [0, 1]) {
+      for (let i = 0; i < 6; i++) ha.edit({ changes: { from: ha.getState().doc.length, insert: `a${round}${i}\n` } });
+      a.flush();
+      await until(() => !a.inFlight);
+      text += Array.from({ length: 6 }, (_, i) => `a${round}${i}\n`).join('');
+    }
+    assert.deepEqual(sent.filter((m) => m.type === 'push').map((m) => [m.version, m.updates.length]), [[0, 6], [6, 6]], 'one push of six at a time, nothing resent');
+    b.ws._socket.resume();
+    await until(() => hb.getState().doc.toString() === text);
+    b.sendCursor([{ anchor: 0, head: 2 }], 0); // a fresh one is still accepted
+    await until(() => sent.some((m) => m.type === 'cursor' && m.version === 12 && m.ranges[0].head === 2));
+    await new Promise((r) => setTimeout(r, 200)); // a reload would have started by now
+    assert.ok(sent.some((m) => m.type === 'cursor' && m.version < 6), 'stale cursors were sent (the case under test)');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(resets, { a: 1, b: 1 }, 'each client synced once and never reloaded');
+    assert.equal(b.status, 'online');
+    assert.equal((await api(srv, 'GET', `/sessions/${s.id}/document`)).text, text);
+  } finally { a?.close(); b?.close(); await srv.stop(); }
+});

@@ -62,10 +62,13 @@ struct cd_conn {
     size_t qhead, qlen, qalloc, qbytes;
     /* receive: fragments of the message being reassembled (capped at max_message) */
     struct cd_buf rx;
-    int rx_discard;   /* message over the cap: drop its remaining fragments */
-    int rx_noted;     /* in inflate.c's list of connections to service again */
-    int write_noted;  /* in writer.c's list of connections with output to flush */
-    int text_written; /* the last write went through lws_write() (it may still be compressing) */
+    int rx_discard;  /* message over the cap: drop its remaining fragments */
+    int rx_noted;    /* in inflate.c's list of connections to service again */
+    int write_noted; /* in writer.c's list of connections with output to flush */
+    /* the last message written through lws_write() (a reference): permessage-deflate keeps
+     * compressing from its payload in later writable events, so it lives until lws calls our
+     * writable callback again (writer.c) */
+    struct cd_msg *tx_held;
     int write_failed; /* a write outside lws callbacks failed: lws is closing the connection */
     int peer_closed;  /* the client sent a close frame: lws answers it; we write nothing more */
     /* close after the queue drains */

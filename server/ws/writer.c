@@ -5,8 +5,11 @@
  * keeps only what the socket refused (at most one batch). Invariants: collabd's own frames
  * are complete, unmasked, final text frames, so they interleave with lws's control frames
  * only at frame boundaries; nothing is written while lws still holds unsent bytes of the
- * connection, or permessage-deflate output of an earlier lws_write(); large messages and
- * close frames are written only inside the writable callback. Uncompressed frames on a
+ * connection; large messages and close frames are written only inside the writable callback,
+ * and after a large message nothing at all until the next one: lws's permessage-deflate
+ * compresses a message bigger than its buffer over several writable events, reading from the
+ * caller's payload each time (so that message is held, c->tx_held, until then), and turns any
+ * lws_write() made meanwhile into a continuation of it. Uncompressed frames on a
  * connection that negotiated permessage-deflate are legal (RFC 7692: RSV1 marks the
  * compressed ones).
  */
@@ -43,19 +46,25 @@ static size_t frame_header(unsigned char *h, size_t len)
     return 4;
 }
 
+/* lws is done with the message last written through lws_write(): lws calls the writable
+ * callback only once its extension has drained (rops_handle_POLLOUT_ws, 4.1.6), and a closing
+ * connection compresses nothing more. */
+static void release_held(struct cd_conn *c)
+{
+    cd_msg_unref(c->tx_held);
+    c->tx_held = NULL;
+}
+
 /* Write from c's queue while the socket takes it (at most ROUNDS_PER_FLUSH sends).
  * in_cb: inside c's writable callback. Returns 0, or -1 if the connection failed. */
 static int drain(struct cd_conn *c, int in_cb)
 {
     struct lws *wsi = c->wsi;
-    if (c->text_written) {
-        /* permessage-deflate may still be draining that message's output */
-        if (lws_send_pipe_choked(wsi))
-            return 0;
-        c->text_written = 0;
-    } else if (!in_cb && lws_partial_buffered(wsi)) {
+    if (c->tx_held && !in_cb)
+        return 0; /* permessage-deflate may still be compressing it */
+    release_held(c);
+    if (!in_cb && lws_partial_buffered(wsi))
         return 0;
-    }
     for (int round = 0; round < ROUNDS_PER_FLUSH && c->qlen; round++) {
         struct cd_msg *m = c->q[c->qhead];
         if (m->len > CD_WRITER_FRAME_MAX) {
@@ -63,12 +72,9 @@ static int drain(struct cd_conn *c, int in_cb)
                 return 0;
             if (lws_write(wsi, cd_msg_payload(m), m->len, LWS_WRITE_TEXT) < (int)m->len)
                 return -1;
+            c->tx_held = cd_msg_ref(m);
             cd_conn_pop_written(c);
-            c->text_written = 1;
-            if (lws_send_pipe_choked(wsi))
-                return 0;
-            c->text_written = 0;
-            continue;
+            return 0; /* the rest after the next writable callback */
         }
         unsigned char *p = batch + LWS_PRE;
         size_t off = 0;
@@ -102,7 +108,7 @@ static void flush_one(struct cd_conn *c)
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
     }
-    if (c->qlen || c->close_code)
+    if (c->qlen || c->close_code || c->tx_held) /* held: free it at the next callback */
         lws_callback_on_writable(c->wsi);
 }
 
@@ -197,6 +203,7 @@ void cd_writer_kick(struct cd_conn *c)
 
 void cd_writer_forget(struct cd_conn *c)
 {
+    release_held(c);
     if (!c->write_noted)
         return;
     c->write_noted = 0;
@@ -236,6 +243,7 @@ int cd_writer_on_writable(struct cd_conn *c)
 {
     if (c->write_failed || c->close_code == CD_CLOSE_SLOW_CONSUMER)
         return -1;
+    release_held(c);
     if (c->peer_closed)
         return 0;
     if (c->close_code && !c->qlen)
@@ -244,7 +252,7 @@ int cd_writer_on_writable(struct cd_conn *c)
         return -1;
     /* asked from inside this callback, lws 4.1.6 on libuv answers a writable request only
      * seconds later: continue from the check handle instead */
-    if (c->qlen || c->close_code)
+    if (c->qlen || c->close_code || c->tx_held)
         cd_writer_kick(c);
     return 0;
 }

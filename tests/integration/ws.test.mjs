@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import crypto from 'node:crypto';
 import WebSocket from 'ws';
 import { startServer, api, createSession, Client } from './lib/server.mjs';
 import { expectMessage } from './lib/schema.mjs';
@@ -254,6 +255,30 @@ test('C8 batched output: small and large updates reach every reader whole and in
     raw.sock.destroy();
     await w.close();
     await z.close();
+  } finally { await s2.stop(); }
+});
+
+test('C8 a large message that does not compress into one buffer reaches a deflate reader whole', async () => {
+  // lws's permessage-deflate compresses such a message over several writable events, reading
+  // the payload collabd handed to lws_write() each time: collabd must keep it until lws is done
+  // (it freed it at once: the server died with SIGSEGV in deflate(), or sent freed bytes), and
+  // write nothing else meanwhile. Random text: about 490 KB that compress to some 370 KB.
+  const s2 = await startServer(['--max-message', '4m', '--max-doc', '64m']);
+  try {
+    const s = await createSession(s2);
+    const z = await Client.open(s2, s.id, '?userId=z', { perMessageDeflate: true });
+    await z.next('sync');
+    const w = await Client.open(s2, s.id, '?userId=w', { perMessageDeflate: false });
+    await w.next('sync');
+    const lines = Array.from({ length: 12000 }, () => crypto.randomBytes(30).toString('base64'));
+    w.send({ type: 'push', version: 0, updates: [{ clientID: 'w', changes: [[0, ...lines]] }] });
+    w.send({ type: 'push', version: 1, updates: [{ clientID: 'w', changes: [lines.join('\n').length, [0, 'tail']] }] });
+    const big = await z.next('update', 15000);
+    assert.deepEqual(big.changes, [[0, ...lines]]);
+    assert.equal((await z.next('update', 15000)).changes[1][1], 'tail', 'and the small one after it');
+    z.send({ type: 'ping', ref: 'after' });
+    assert.equal((await z.next('pong')).ref, 'after');
+    await w.close(); await z.close();
   } finally { await s2.stop(); }
 });
 
