@@ -220,7 +220,8 @@ int main(int argc, char **argv)
     info.iface = srv->cfg.host;
     info.protocols = protocols;
     info.pvo = &pvo;
-    info.extensions = exts;
+    /* off by default: lws 4.1.6's inflate asserts (abort) on a truncated compressed frame */
+    info.extensions = srv->cfg.ws_deflate ? exts : NULL;
     info.headers = cd_http_vhost_headers();
     info.options =
         LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;

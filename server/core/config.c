@@ -56,6 +56,8 @@ static const struct opt opts[] = {
     I(max_sessions, 1, 10000000, "most sessions held at once"),
     I(max_clients_per_room, 1, 100000, "most WebSocket clients in one session"),
     Z(send_queue_max, 4096, 1L << 32, "bytes queued to one client before it is disconnected"),
+    I(ws_deflate, 0, 1,
+      "1: offer permessage-deflate (lws 4.1.6 aborts on some malformed compressed frames)"),
     I(ping_interval, 1, 3600, "seconds between WebSocket pings"),
     I(idle_timeout, 2, 86400, "seconds of silence before a WebSocket is closed"),
     I(shutdown_grace_ms, 0, 600000, "milliseconds to drain on SIGTERM"),

@@ -21,6 +21,7 @@ struct cd_config {
     long redis_ttl;          /* seconds an idle session is kept in Redis; 0: forever */
     char cors_origins[1024]; /* comma-separated; empty = same-origin only; "*" = any */
     long max_body;           /* bytes of a REST request body */
+    long ws_deflate;         /* offer permessage-deflate (off: see README, "Design notes") */
     long max_message;        /* bytes of one WebSocket message, checked while reassembling */
     long max_doc;            /* bytes (UTF-16 units) of a document */
     long max_sessions;

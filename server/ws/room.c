@@ -1,8 +1,8 @@
 /*
  * room.c: room membership, presence lists and the bounded per-connection send queues.
  * Invariants: a connection is in at most one room and, when joined, in srv->rooms->all;
- * qbytes is the sum of the lengths of the queued messages and never exceeds
- * cfg.send_queue_max; every queued message holds one reference.
+ * qbytes is the sum of the lengths of the queued messages; those behind the first never add
+ * up to more than cfg.send_queue_max; every queued message holds one reference.
  * Writing the queues is writer.c's job.
  */
 #include "room.h"
@@ -153,8 +153,9 @@ int cd_conn_send(struct cd_conn *c, struct cd_msg *m)
         return CD_ELIMIT;
     if (m->presence_of && c->qlen)
         drop_queued_presence(c, m->presence_of);
-    /* A message larger than the whole cap (a sync of a big document) may still go alone. */
-    if (c->qlen && c->qbytes + m->len > (size_t)c->srv->cfg.send_queue_max) {
+    /* The backlog behind the message at the head is capped: a message larger than the whole
+     * cap (a sync of a big document) still goes, alone or at the head of the queue. */
+    if (c->qlen && c->qbytes - c->q[c->qhead]->len + m->len > (size_t)c->srv->cfg.send_queue_max) {
         drop_slow(c);
         return CD_ELIMIT;
     }

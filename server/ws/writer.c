@@ -6,7 +6,8 @@
  * are complete, unmasked, final text frames, so they interleave with lws's control frames
  * only at frame boundaries; nothing is written while lws still holds unsent bytes of the
  * connection; large messages and close frames are written only inside the writable callback,
- * and after a large message nothing at all until the next one: lws's permessage-deflate
+ * and, with --ws-deflate, after a large message nothing at all until the next one: lws's
+ * permessage-deflate
  * compresses a message bigger than its buffer over several writable events, reading from the
  * caller's payload each time (so that message is held, c->tx_held, until then), and turns any
  * lws_write() made meanwhile into a continuation of it. Uncompressed frames on a
@@ -72,9 +73,15 @@ static int drain(struct cd_conn *c, int in_cb)
                 return 0;
             if (lws_write(wsi, cd_msg_payload(m), m->len, LWS_WRITE_TEXT) < (int)m->len)
                 return -1;
-            c->tx_held = cd_msg_ref(m);
-            cd_conn_pop_written(c);
-            return 0; /* the rest after the next writable callback */
+            if (c->srv->cfg.ws_deflate) { /* it may be compressing it still */
+                c->tx_held = cd_msg_ref(m);
+                cd_conn_pop_written(c);
+                return 0; /* the rest after the next writable callback */
+            }
+            cd_conn_pop_written(c); /* lws keeps what the socket did not take */
+            if (lws_send_pipe_choked(wsi))
+                return 0;
+            continue;
         }
         unsigned char *p = batch + LWS_PRE;
         size_t off = 0;

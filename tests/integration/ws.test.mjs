@@ -4,13 +4,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import crypto from 'node:crypto';
+import zlib from 'node:zlib';
 import WebSocket from 'ws';
 import { startServer, api, createSession, Client } from './lib/server.mjs';
 import { expectMessage } from './lib/schema.mjs';
 import { rawWs, frame } from './lib/rawws.mjs';
 
 let srv;
-before(async () => { srv = await startServer(['--max-message', '4k', '--send-queue-max', '64k', '--max-clients-per-room', '5', '--rate-limit', '1000000', '--rate-burst', '1000000']); });
+before(async () => { srv = await startServer(['--ws-deflate', '1', '--max-message', '4k', '--send-queue-max', '64k', '--max-clients-per-room', '5', '--rate-limit', '1000000', '--rate-burst', '1000000']); });
 after(async () => { await srv.stop(); });
 
 test('C1 join: sync to the joiner, user_joined to the others, user_left on close', async () => {
@@ -199,7 +200,30 @@ test('C8 a client that stops reading is dropped and memory stays bounded', async
   } finally { await s2.stop(); }
 });
 
-test('C8 permessage-deflate is negotiated when offered', async () => {
+test('C8 permessage-deflate is off by default: a truncated compressed frame cannot abort the server', async () => {
+  // lws 4.1.6's inflate asserts when a compressed frame's deflate stream stops short while its
+  // output buffer is full (extension-permessage-deflate.c:351: collabd died with SIGABRT), so
+  // collabd offers the extension only with --ws-deflate 1, and refuses RSV1 frames otherwise.
+  const plain = await startServer();
+  try {
+    const s = await createSession(plain);
+    const bomb = zlib.deflateRawSync(Buffer.alloc(4 << 20, 0x61), { level: 9 });
+    for (let i = 0; i < 3; i++) {
+      const r = await rawWs(plain, `/ws/${s.id}?userId=x`, 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n');
+      assert.doesNotMatch(r.head, /permessage-deflate/i, 'not negotiated');
+      r.send(frame({ rsv1: true, payload: bomb.subarray(0, bomb.length >> 1) }));
+      assert.equal(await r.closeCode(), 1002, 'a compressed frame without the extension is a protocol error');
+    }
+    const c = await Client.open(plain, s.id, '', { perMessageDeflate: true });
+    assert.equal(c.ws.extensions, '');
+    await c.next('sync');
+    c.send({ type: 'ping', ref: 'alive' });
+    assert.equal((await c.next('pong')).ref, 'alive', 'the server still serves');
+    await c.close();
+  } finally { await plain.stop(); }
+});
+
+test('C8 permessage-deflate is negotiated when offered (--ws-deflate 1)', async () => {
   const s = await createSession(srv);
   const a = await Client.open(srv, s.id, '', { perMessageDeflate: true });
   assert.match(a.ws.extensions, /permessage-deflate/);
@@ -220,7 +244,7 @@ test('C8 batched output: small and large updates reach every reader whole and in
   // collabd frames small messages itself and sends a reader's backlog in one write; messages
   // over 16 KiB go through lws (compressed where negotiated). Mix both, for a reader that
   // negotiated permessage-deflate and a raw one whose backlog piles up while it is paused.
-  const s2 = await startServer(['--max-message', '1m', '--rate-limit', '1000000', '--rate-burst', '1000000']);
+  const s2 = await startServer(['--ws-deflate', '1', '--max-message', '1m', '--rate-limit', '1000000', '--rate-burst', '1000000']);
   try {
     const s = await createSession(s2);
     const w = await Client.open(s2, s.id, '?userId=w');
@@ -263,10 +287,11 @@ test('C8 a large message that does not compress into one buffer reaches a deflat
   // the payload collabd handed to lws_write() each time: collabd must keep it until lws is done
   // (it freed it at once: the server died with SIGSEGV in deflate(), or sent freed bytes), and
   // write nothing else meanwhile. Random text: about 490 KB that compress to some 370 KB.
-  const s2 = await startServer(['--max-message', '4m', '--max-doc', '64m']);
+  const s2 = await startServer(['--ws-deflate', '1', '--max-message', '4m', '--max-doc', '64m']);
   try {
     const s = await createSession(s2);
     const z = await Client.open(s2, s.id, '?userId=z', { perMessageDeflate: true });
+    assert.match(z.ws.extensions, /permessage-deflate/, 'the deflate path is the one under test');
     await z.next('sync');
     const w = await Client.open(s2, s.id, '?userId=w', { perMessageDeflate: false });
     await w.next('sync');

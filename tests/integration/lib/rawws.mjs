@@ -3,9 +3,9 @@
 import net from 'node:net';
 import crypto from 'node:crypto';
 
-export function frame({ opcode = 1, fin = true, payload = Buffer.alloc(0), mask = true, announce }) {
+export function frame({ opcode = 1, fin = true, rsv1 = false, payload = Buffer.alloc(0), mask = true, announce }) {
   const len = announce ?? payload.length;
-  const head = [((fin ? 0x80 : 0) | opcode)];
+  const head = [((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode)]; // rsv1: compressed (RFC 7692)
   let ext = Buffer.alloc(0);
   if (len < 126) head.push((mask ? 0x80 : 0) | len);
   else if (len < 65536) { head.push((mask ? 0x80 : 0) | 126); ext = Buffer.alloc(2); ext.writeUInt16BE(len); }
@@ -16,15 +16,16 @@ export function frame({ opcode = 1, fin = true, payload = Buffer.alloc(0), mask 
   return Buffer.concat([Buffer.from(head), ext, key, body]);
 }
 
-// Open a raw socket, do the handshake; resolves {sock, frames(), closeCode()} after the 101.
-export function rawWs(srv, path) {
+// Open a raw socket, do the handshake (with extra header lines, e.g. an extension offer);
+// resolves {sock, frames(), closeCode(), head} after the 101.
+export function rawWs(srv, path, extraHeaders = '') {
   return new Promise((resolve, reject) => {
     const sock = net.connect(srv.port, '127.0.0.1');
     let buf = Buffer.alloc(0);
     let upgraded = false;
     const closed = new Promise((r) => sock.on('close', r));
     sock.on('error', () => {});
-    sock.on('connect', () => sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`));
+    sock.on('connect', () => sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`));
     sock.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
       if (!upgraded) {
@@ -33,6 +34,7 @@ export function rawWs(srv, path) {
         const head = buf.subarray(0, i).toString();
         if (!head.startsWith('HTTP/1.1 101')) { reject(new Error(head)); return; }
         upgraded = true;
+        api.head = head;
         buf = buf.subarray(i + 4);
         resolve(api);
       }
