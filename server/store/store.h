@@ -28,6 +28,7 @@ struct cd_session {
     uint64_t seq;         /* creation order, the pagination cursor */
     struct cd_auth *auth; /* the document, its version and history (owned) */
     void *room;           /* live room on this instance (ws/ owns it), or NULL */
+    void *commits;        /* this instance's pushes waiting to commit (ws/collab.c), or NULL */
 };
 
 struct cd_store;

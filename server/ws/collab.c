@@ -232,6 +232,15 @@ struct push_op {
     struct cd_update *u;
     size_t n;
     int reject, tries;
+    struct push_op *next; /* in its session's commit queue */
+};
+
+/* The pushes of one session waiting for the store (s->commits): one commit per session is in
+ * flight at a time on this instance, the others wait and are rebased once, when their turn
+ * comes, instead of all racing for the same version (with n pushers, n^2 round trips, and
+ * refusals after CD_COMMIT_TRIES). s->commits is NULL while none is in flight. */
+struct commit_queue {
+    struct push_op *head, *tail;
 };
 
 static void push_op_free(struct push_op *op)
@@ -262,6 +271,57 @@ static void push_refused(struct push_op *op, struct cd_session *s, const char *c
 }
 
 static void on_committed(void *arg, int rc, uint64_t version);
+static int commit_send(struct push_op *op, struct cd_session *s);
+
+/* Rebase op over what was accepted since it was prepared and send it. CD_OK: in flight;
+ * otherwise op was answered and freed. */
+static int commit_start(struct push_op *op, struct cd_session *s)
+{
+    char err[192];
+    size_t m = op->n;
+    int rc = cd_auth_prepare(s->auth, op->base, op->u, op->n, op->reject, &m, err, sizeof(err));
+    op->n = m;
+    op->base = cd_auth_version(s->auth);
+    if (!rc && !m) {
+        push_op_free(op); /* all of it was accepted meanwhile */
+        return CD_EEXIST;
+    }
+    if (!rc && !(rc = commit_send(op, s)))
+        return CD_OK;
+    push_refused(op, s, rc == CD_EUNAVAIL ? "store_unavailable" : push_error_code(rc),
+                 rc == CD_EUNAVAIL ? "the session store is unreachable: nothing was saved; push "
+                                     "again shortly"
+                                   : err);
+    return rc;
+}
+
+/* The commit in flight for s is done: start the next waiting push, or mark s idle. */
+static void commit_next(struct cd_session *s)
+{
+    struct commit_queue *q = s->commits;
+    while (q && q->head) {
+        struct push_op *op = q->head;
+        q->head = op->next;
+        if (!q->head)
+            q->tail = NULL;
+        if (!commit_start(op, s))
+            return;
+    }
+    free(q);
+    s->commits = NULL;
+}
+
+void cd_collab_session_gone(struct cd_session *s)
+{
+    struct commit_queue *q = s->commits;
+    while (q && q->head) { /* their senders are told the session was deleted */
+        struct push_op *op = q->head;
+        q->head = op->next;
+        push_op_free(op);
+    }
+    free(q);
+    s->commits = NULL; /* the commit in flight finds no session and frees itself */
+}
 
 /* Send op's updates to the store at op->base. On error op is not freed. */
 static int commit_send(struct push_op *op, struct cd_session *s)
@@ -293,36 +353,46 @@ static int commit_send(struct push_op *op, struct cd_session *s)
     return rc;
 }
 
+static int commit_answered(struct push_op *op, struct cd_session *s, int rc, uint64_t version);
+
 static void on_committed(void *arg, int rc, uint64_t version)
 {
     struct push_op *op = arg;
     struct cd_session *s = op->srv->store->ops->get(op->srv->store, op->session, 36);
-    char err[192];
     if (!s) {
         push_op_free(op); /* deleted meanwhile: its clients were told */
         return;
     }
+    if (commit_answered(op, s, rc, version))
+        commit_next(s);
+}
+
+/* The store's answer to op's commit: 1 when op is done (answered and freed), 0 when it was
+ * rebased and sent again. */
+static int commit_answered(struct push_op *op, struct cd_session *s, int rc, uint64_t version)
+{
+    char err[192];
     struct cd_auth *a = s->auth;
     if (rc == CD_ENOTFOUND) {
         push_refused(op, s, "session_not_found", "this session was deleted");
-        return;
+        return 1;
     }
     if (rc == CD_EUNAVAIL) {
         push_refused(op, s, "store_unavailable",
                      "the session store is unreachable: nothing was saved; push again shortly");
-        return;
+        return 1;
     }
     if (rc == CD_OK) {
         if (cd_auth_version(a) >= version && version > op->base) {
             /* applied and broadcast already: the store heard its own publication first */
             push_op_free(op);
-            return;
+            return 1;
         }
         if (cd_auth_version(a) != op->base) { /* the store and the mirror disagree */
             cd_logf(CD_LOG_ERROR, NULL, "push: session %s stored at %llu, held at %llu", s->id,
                     (unsigned long long)op->base, (unsigned long long)cd_auth_version(a));
             push_refused(op, s, "resync", "the document moved; reload it");
-            return;
+            return 1;
         }
         struct cd_auth_result res;
         rc = cd_auth_push(a, op->base, op->u, op->n, 1, &res, err, sizeof(err));
@@ -330,33 +400,20 @@ static void on_committed(void *arg, int rc, uint64_t version)
         if (rc) {
             cd_logf(CD_LOG_ERROR, NULL, "push: stored update of %s not applied (%s)", s->id, err);
             push_refused(op, s, push_error_code(rc), err);
-            return;
+            return 1;
         }
         broadcast_accepted(s->room, a, res.first, res.accepted);
         push_op_free(op);
-        return;
+        return 1;
     }
     /* CD_ECONFLICT: the stored version moved to `version`; the store applied the updates the
      * mirror missed (sent back with the refusal) before answering. The mirror may be further
      * on still: publications of later commits can overtake this answer. */
     if (version > cd_auth_version(a) || ++op->tries > CD_COMMIT_TRIES) {
         push_refused(op, s, "stale", "the document moved on; pull and push again");
-        return;
+        return 1;
     }
-    size_t m = op->n;
-    rc = cd_auth_prepare(a, op->base, op->u, op->n, op->reject, &m, err, sizeof(err));
-    op->n = m;
-    op->base = cd_auth_version(a);
-    if (!rc && !m) {
-        push_op_free(op); /* all of it was already accepted */
-        return;
-    }
-    if (!rc)
-        rc = commit_send(op, s);
-    if (rc)
-        push_refused(op, s, rc == CD_EUNAVAIL ? "store_unavailable" : push_error_code(rc),
-                     rc == CD_EUNAVAIL ? "the session store is unreachable; push again shortly"
-                                       : err);
+    return commit_start(op, s) != CD_OK;
 }
 
 /* The push of c, parsed into u[0..n) (taken), through the store. */
@@ -394,7 +451,22 @@ static int push_durable(struct cd_conn *c, struct cd_auth *a, uint64_t base, str
     op->u = u;
     op->n = m;
     op->reject = reject;
-    rc = commit_send(op, c->room->session);
+    struct cd_session *sess = c->room->session;
+    struct commit_queue *q = sess->commits;
+    if (q) { /* a commit of this session is in flight: wait for it */
+        if (q->tail)
+            q->tail->next = op;
+        else
+            q->head = op;
+        q->tail = op;
+        return CD_OK;
+    }
+    if (!(sess->commits = calloc(1, sizeof(struct commit_queue)))) {
+        cd_conn_send_error(c, "internal", "out of memory", ref);
+        push_op_free(op);
+        return CD_ENOMEM;
+    }
+    rc = commit_send(op, sess);
     if (rc) {
         cd_conn_send_error(c, rc == CD_EUNAVAIL ? "store_unavailable" : "internal",
                            rc == CD_EUNAVAIL ? "the session store is unreachable; push again "
@@ -402,6 +474,7 @@ static int push_durable(struct cd_conn *c, struct cd_auth *a, uint64_t base, str
                                              : "out of memory",
                            ref);
         push_op_free(op);
+        commit_next(sess);
         return rc;
     }
     return CD_OK;

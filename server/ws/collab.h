@@ -25,5 +25,8 @@ int cd_collab_on_cursor(struct cd_conn *c, const cJSON *msg, const cJSON *ref);
  * committed are broadcast like local ones (cursors mapped); a session deleted elsewhere is
  * closed as a local delete would (4000) and its runs end. */
 void cd_collab_store_hooks(struct cd_server *srv, struct cd_store_hooks *h);
+/* Session s is being deleted: the pushes waiting to commit are dropped (a commit in flight
+ * frees itself when it finds no session). */
+void cd_collab_session_gone(struct cd_session *s);
 
 #endif

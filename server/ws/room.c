@@ -6,6 +6,7 @@
  * Writing the queues is writer.c's job.
  */
 #include "room.h"
+#include "collab.h"
 #include "writer.h"
 #include "core/log.h"
 #include "util/error.h"
@@ -260,6 +261,7 @@ cJSON *cd_room_users_json(const struct cd_room *r)
 void cd_room_session_deleted(struct cd_session *s)
 {
     struct cd_room *r = s->room;
+    cd_collab_session_gone(s);
     if (!r)
         return;
     cJSON *o = cJSON_CreateObject();

@@ -74,8 +74,9 @@ struct cd_conn {
     /* close after the queue drains */
     int close_code;
     char close_reason[96];
-    int close_sent;  /* our close frame is written; hang up at the next writable callback */
-    uint64_t errors; /* protocol errors so far */
+    int close_sent;   /* our close frame is written */
+    int close_linger; /* and the write side shut: waiting for the client to hang up */
+    uint64_t errors;  /* protocol errors so far */
     /* presence: the last cursor, kept at the room's current version */
     struct cd_range cursor[CD_CURSOR_RANGES_MAX];
     size_t ncursor, cursor_main;

@@ -21,6 +21,7 @@
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 _Static_assert(CD_WRITER_FRAME_MAX < 65536, "frames use at most a 16-bit length");
@@ -223,13 +224,26 @@ void cd_writer_forget(struct cd_conn *c)
         }
 }
 
+/* How long a connection whose close frame went out may wait for the client to hang up. */
+#define CLOSE_LINGER_S 3
+
 /* The close frame, once the queue is empty. lws 4.1.6 on libuv drops the close frame that
  * lws_close_reason() + return -1 should send from a writable callback (the peer sees 1006),
- * so it is written here and the connection hangs up at the next writable callback. */
+ * so it is written here. At the next writable callback (lws has sent it all) the write side
+ * is shut (FIN) and the connection lingers, reading and dropping what the client still sends,
+ * until the client hangs up or CLOSE_LINGER_S pass: closing at once while the client's
+ * messages sit unread makes the kernel answer with a reset, which can destroy the close frame
+ * before the client reads it (a flooding client saw 1006 instead of 4003). */
 static int write_close(struct cd_conn *c)
 {
-    if (c->close_sent)
-        return -1;
+    if (c->close_sent) {
+        if (!c->close_linger) {
+            c->close_linger = 1;
+            shutdown(lws_get_socket_fd(c->wsi), SHUT_WR);
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_LINGER_S);
+        }
+        return 0;
+    }
     unsigned char frame[LWS_PRE + 125];
     unsigned char *p = frame + LWS_PRE;
     size_t rl = strlen(c->close_reason);
