@@ -509,11 +509,13 @@ static int apply_stored(struct redis_store *rs, struct cd_session *s, uint64_t f
     if (first > v0)
         return CD_ERANGE;
     int rc = CD_OK;
-    for (uint64_t i = v0 - first; i < n && !rc; i++)
-        rc = push_entry(s->auth, e[i], l[i]);
+    for (uint64_t i = v0 - first; i < n && !rc; i++) {
+        uint64_t v = cd_auth_version(s->auth);
+        /* handed over one at a time: the history may drop an entry at the next push */
+        if (!(rc = push_entry(s->auth, e[i], l[i])) && rs->base.hooks.applied)
+            rs->base.hooks.applied(rs->base.hooks.arg, s, v, 1);
+    }
     uint64_t v = cd_auth_version(s->auth);
-    if (v > v0 && rs->base.hooks.applied)
-        rs->base.hooks.applied(rs->base.hooks.arg, s, v0, (size_t)(v - v0));
     if (rc)
         cd_logf(CD_LOG_ERROR, NULL, "redis: session %s: stored update %llu does not apply (%s)",
                 s->id, (unsigned long long)v, cd_strerror(rc));

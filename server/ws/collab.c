@@ -213,6 +213,8 @@ static void broadcast_accepted(struct cd_room *r, struct cd_auth *a, uint64_t fi
 {
     for (size_t k = 0; r && k < n; k++) {
         const struct cd_hist *h = cd_auth_entry(a, first + k);
+        if (!h)
+            continue; /* not held any more (callers broadcast before the history trims) */
         struct cd_msg *m = update_msg(first + k + 1, h);
         map_cursors(r, h);
         if (m)

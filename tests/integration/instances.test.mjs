@@ -201,3 +201,22 @@ test('a cut subscriber connection: the instance reloads and relays what it misse
     await ca.close(); await cb.close();
   });
 });
+
+test('a push of more updates than --history-max reaches the other instance whole, in order', async () => {
+  await withRedis({}, async (redis, srvs) => {
+    srvs.push(await startOn(redis, ['--history-max', '2']), await startOn(redis, ['--history-max', '2']));
+    const [a, b] = srvs;
+    const s = await createSession(a);
+    await until('on b', async () => (await api(b, 'GET', `/sessions/${s.id}`)).status === 200);
+    const ca = await Client.open(a, s.id, '?userId=a');
+    const cb = await Client.open(b, s.id, '?userId=b');
+    await ca.next('sync'); await cb.next('sync');
+    const updates = ['1', '2', '3', '4', '5'].map((t, i) => ({ clientID: 'ca', changes: i ? [i, [0, t]] : [[0, t]] }));
+    ca.send({ type: 'push', version: 0, updates });
+    const seen = [];
+    while (seen.length < 5) { const u = await cb.next('update'); seen.push([u.version, u.changes]); }
+    assert.deepEqual(seen, updates.map((u, i) => [i + 1, u.changes]));
+    assert.equal((await held(b, s.id)).doc, '12345');
+    await ca.close(); await cb.close();
+  });
+});
