@@ -180,12 +180,20 @@ async function section(name, fn) {
 const pairRate = (rooms) => Math.round(rooms * 3 * KEYS_PER_S); // rooms of 2, 3, 4: 3 editors on average
 // A JIT-compiled peer is measured warm: 1 s of the first step's load, not recorded, first.
 const warmUp = (s, args) => loadgen(s, [...args, '--seconds', '1'], 150);
+// One step; a failing step is tried once more before the stepping stops, since on a shared
+// machine one scheduling hiccup of a few hundred ms is enough to miss p99 < 10 ms. The second
+// result is kept (and marked retried).
+async function stepOnce(s, args) {
+  const r = await loadgen(s, args, SECS + 150);
+  if (passes(r)) return r;
+  return { ...(await loadgen(s, args, SECS + 150)), retried: true, first: { pushes_per_s: r.pushes_per_s, others_p99: r.others_us?.p99 } };
+}
 async function pair() {
   await section('pair', async (kind, s) => {
     await warmUp(s, ['--rooms', String(PAIR_ROOMS[0]), '--editors', '4', '--mix', '--rate', String(pairRate(PAIR_ROOMS[0]))]);
     const steps = [];
     for (const rooms of PAIR_ROOMS) {
-      const r = await loadgen(s, ['--rooms', String(rooms), '--editors', '4', '--mix', '--rate', String(pairRate(rooms)), '--seconds', String(SECS)], SECS + 150);
+      const r = await stepOnce(s, ['--rooms', String(rooms), '--editors', '4', '--mix', '--rate', String(pairRate(rooms)), '--seconds', String(SECS)]);
       steps.push({ step: rooms, ...r });
       if (!passes(r)) break;
     }
@@ -199,7 +207,7 @@ async function classroom(size) {
     await warmUp(s, ['--rooms', '1', '--editors', String(size), '--rate', String(CLASS[size][0])]);
     const steps = [];
     for (const rate of CLASS[size]) {
-      const r = await loadgen(s, ['--rooms', '1', '--editors', String(size), '--rate', String(rate), '--seconds', String(SECS)], SECS + 150);
+      const r = await stepOnce(s, ['--rooms', '1', '--editors', String(size), '--rate', String(rate), '--seconds', String(SECS)]);
       steps.push({ step: rate, ...r });
       if (!passes(r)) break;
     }
@@ -357,7 +365,8 @@ function stepTable(sec, unit) {
       const rs = runs.map((st) => st.find((r) => r.step === step)).filter(Boolean);
       const okr = rs.filter(ok);
       const s = (f, d = 0) => cell(stat(okr.map(f)), d);
-      lines.push([KINDS[kind].label, `${step} ${unit}`, `${rs.filter(passes).length}/${rs.length}`, s((r) => r.synced), s((r) => r.target_rate),
+      const retried = rs.filter((r) => r.retried).length;
+      lines.push([KINDS[kind].label, `${step} ${unit}`, `${rs.filter(passes).length}/${rs.length}${retried ? ` (${retried} retried)` : ''}`, s((r) => r.synced), s((r) => r.target_rate),
         s((r) => r.pushes_per_s), s((r) => r.deliveries_per_s), s((r) => r.delivery_bytes), s((r) => r.own_us.p50), s((r) => r.others_us.p50), s((r) => r.others_us.p99),
         s((r) => r.others_us.p999), s((r) => r.own_us.p99), s((r) => r.lost + r.errors + r.connect_errors + r.closed_early),
         s((r) => 100 * r.loadgen_cpu_share), s((r) => 100 * r.server_cpu_share), s((r) => r.server_rss_kb / 1024, 1)]);
@@ -434,7 +443,8 @@ ${summary}
 
 "at p99 < 10 ms": the highest step whose achieved rate is at least 95 % of its target with own and
 others p99 under 10 ms and nothing lost, no error, no connection failed (0: no step qualified; a
-server is not stepped further after its first failing step). Ratios are collabd's median ÷ the
+server is not stepped further after its first failing step; a failing step is tried once more
+first, its second result counts). Ratios are collabd's median ÷ the
 peer's median: above 1 is better for collabd in throughput, below 1 in latency, time and memory.
 
 ## (1) Pair programming: rooms of 2, 3 and 4 editors in turn, each editor ${KEYS_PER_S} keys/s
