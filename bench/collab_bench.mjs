@@ -305,6 +305,15 @@ const ratio = (c, p) => (c && p && c.med > 0 && p.med > 0 ? (c.med / p.med).toFi
 const perRun = (sec, kind, f) => (results[sec][kind] || []).map((x) => { try { return f(x); } catch { return undefined; } });
 const bestPassing = (steps, f) => { let best = 0; for (const r of steps) if (passes(r)) best = Math.max(best, f(r)); return best; };
 const firstStep = (steps) => steps.find((r) => ok(r));
+const classFigs = (n) => [
+  [`(2) classroom of ${n}: pushes/s at p99 < 10 ms`, `class${n}`, (st) => bestPassing(st, (r) => r.pushes_per_s)],
+  ['(2)   deliveries/s at that rate', `class${n}`, (st) => bestPassing(st, (r) => r.deliveries_per_s)],
+  ['(2)   loadgen CPU % at that rate', `class${n}`, (st) => bestPassing(st, (r) => 100 * r.loadgen_cpu_share)],
+  [`(2)   at ${CLASS[n][0]} pushes/s: p50 us, others`, `class${n}`, (st) => firstStep(st).others_us.p50],
+  ['(2)   p99 us, others', `class${n}`, (st) => firstStep(st).others_us.p99],
+  ['(2)   p999 us, others', `class${n}`, (st) => firstStep(st).others_us.p999],
+  ['(2)   server CPU %', `class${n}`, (st) => 100 * firstStep(st).server_cpu_share],
+];
 const FIGS = [
   ['(1) pair programming: pushes/s at p99 < 10 ms (higher is better)', 'pair', (st) => bestPassing(st, (r) => r.pushes_per_s)],
   ['(1)   deliveries/s at that rate', 'pair', (st) => bestPassing(st, (r) => r.deliveries_per_s)],
@@ -316,20 +325,7 @@ const FIGS = [
   ['(1)   p999 us, others', 'pair', (st) => firstStep(st).others_us.p999],
   ['(1)   server CPU %', 'pair', (st) => 100 * firstStep(st).server_cpu_share],
   ['(1)   server RSS MB', 'pair', (st) => firstStep(st).server_rss_kb / 1024],
-  ['(2) classroom of 100: pushes/s at p99 < 10 ms', 'class100', (st) => bestPassing(st, (r) => r.pushes_per_s)],
-  ['(2)   deliveries/s at that rate', 'class100', (st) => bestPassing(st, (r) => r.deliveries_per_s)],
-  ['(2)   loadgen CPU % at that rate', 'class100', (st) => bestPassing(st, (r) => 100 * r.loadgen_cpu_share)],
-  [`(2)   at ${CLASS[100][0]} pushes/s: p50 us, others`, 'class100', (st) => firstStep(st).others_us.p50],
-  ['(2)   p99 us, others', 'class100', (st) => firstStep(st).others_us.p99],
-  ['(2)   p999 us, others', 'class100', (st) => firstStep(st).others_us.p999],
-  ['(2)   server CPU %', 'class100', (st) => 100 * firstStep(st).server_cpu_share],
-  ['(2) classroom of 400: pushes/s at p99 < 10 ms', 'class400', (st) => bestPassing(st, (r) => r.pushes_per_s)],
-  ['(2)   deliveries/s at that rate', 'class400', (st) => bestPassing(st, (r) => r.deliveries_per_s)],
-  ['(2)   loadgen CPU % at that rate', 'class400', (st) => bestPassing(st, (r) => 100 * r.loadgen_cpu_share)],
-  [`(2)   at ${CLASS[400][0]} pushes/s: p50 us, others`, 'class400', (st) => firstStep(st).others_us.p50],
-  ['(2)   p99 us, others', 'class400', (st) => firstStep(st).others_us.p99],
-  ['(2)   p999 us, others', 'class400', (st) => firstStep(st).others_us.p999],
-  ['(2)   server CPU %', 'class400', (st) => 100 * firstStep(st).server_cpu_share],
+  ...[100, 400].flatMap(classFigs),
   [`(3) reconnect storm, ${STORM.rooms * STORM.editors} clients: ms until all synced`, 'storm', (r) => r.all_ms],
   ['(3)   p50 ms to synced', 'storm', (r) => r.p50_ms],
   ['(3)   clients not synced again (failures)', 'storm', (r) => r.failed],

@@ -264,25 +264,24 @@ static double proc_cpu_s1(int pid)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
-static long proc_rss_kb(void)
+/* The sum over every --pid of VmRSS in kB (rss) or CPU seconds; -1 if none could be read. */
+static double proc_sum(int rss)
 {
-    long sum = -1;
+    double sum = -1;
     for (int i = 0; i < G.n_pids; i++) {
-        long v = proc_rss_kb1(G.pids[i]);
+        double v = rss ? (double)proc_rss_kb1(G.pids[i]) : proc_cpu_s1(G.pids[i]);
         if (v >= 0)
             sum = (sum < 0 ? 0 : sum) + v;
     }
     return sum;
 }
+static long proc_rss_kb(void)
+{
+    return (long)proc_sum(1);
+}
 static double proc_cpu_s(void)
 {
-    double sum = -1;
-    for (int i = 0; i < G.n_pids; i++) {
-        double v = proc_cpu_s1(G.pids[i]);
-        if (v >= 0)
-            sum = (sum < 0 ? 0 : sum) + v;
-    }
-    return sum;
+    return proc_sum(0);
 }
 static double ru_s(const struct rusage *r)
 {
