@@ -4,7 +4,7 @@
 // prints side-by-side tables with ratios and writes bench/RESULTS.md. Started by
 // bench/collab_bench.sh (which builds, installs the peers and raises ulimit -n).
 //
-//   node bench/collab_bench.mjs [--quick] [--runs N] [--only kind,kind]
+//   node bench/collab_bench.mjs [--quick] [--runs N] [--only kind,kind] [--two-instances]
 //
 // Load shapes (bench/README.md says what each figure means): pair programming (rooms of 2-4
 // editors typing 8 keys/s each, more rooms until p99 > 10 ms), a classroom (one room of 100 and
@@ -34,7 +34,7 @@ const quick = argv.includes('--quick');
 const RUNS = Number(argOf('--runs') || (quick ? 1 : 3));
 const SECS = quick ? 2 : 3;
 const KEYS_PER_S = 8; // one editor typing at human speed
-const PAIR_ROOMS = quick ? [100, 400, 1600] : [100, 200, 400, 800, 1600, 3200]; // rooms of 2, 3, 4 editors in turn
+const PAIR_ROOMS = quick ? [100, 400, 1600] : [100, 200, 400, 800, 1200, 1600]; // rooms of 2, 3, 4 editors in turn
 const CLASS = quick ? { 100: [100, 1000], 400: [50, 400] } : { 100: [100, 300, 1000], 400: [50, 150, 400] };
 const STORM = { rooms: 500, editors: 4 }; // 2,000 clients
 const BIG = [['1 MB', 1_000_000], ['10 MB', 10_000_000]];
@@ -52,8 +52,9 @@ function log(...a) { console.error(`[bench ${((Date.now() - tStart) / 1000).toFi
 
 // ---------- the servers ----------
 // proto: what loadgen speaks to it; yjs: the server only relays Yjs updates (no authority).
-// Cross-instance relay (two collabd on one Redis, pub/sub) is not on main yet: when it is, set
-// `two: true` on 'collabd-redis-2x' below (loadgen's --url2 splits every room over the two).
+// 'collabd-redis-2x': two collabd on one Redis, every room's editors split over both (loadgen
+// --url2: odd editors on the second). Cross-instance relay (pub/sub) is not on main yet, so it
+// runs only with --two-instances; when the relay lands, drop `disabled` below.
 const KINDS = {
   collabd: { proto: 'collab', label: 'collabd' },
   'collabd-redis': { proto: 'collab', label: 'collabd Redis', redis: true },
@@ -63,6 +64,7 @@ const KINDS = {
   hocuspocus: { proto: 'hocuspocus', label: 'Hocuspocus', yjs: true },
 };
 const only = argOf('--only')?.split(',');
+if (argv.includes('--two-instances')) delete KINDS['collabd-redis-2x'].disabled;
 const servers = Object.keys(KINDS).filter((k) => !KINDS[k].disabled && (!only || only.includes(k)));
 const peers = servers.filter((k) => k !== 'collabd');
 
@@ -305,10 +307,15 @@ const ratio = (c, p) => (c && p && c.med > 0 && p.med > 0 ? (c.med / p.med).toFi
 const perRun = (sec, kind, f) => (results[sec][kind] || []).map((x) => { try { return f(x); } catch { return undefined; } });
 const bestPassing = (steps, f) => { let best = 0; for (const r of steps) if (passes(r)) best = Math.max(best, f(r)); return best; };
 const firstStep = (steps) => steps.find((r) => ok(r));
+const atBest = (steps, f) => { let best = null; for (const r of steps) if (passes(r) && (!best || r.pushes_per_s > best.pushes_per_s)) best = r; return best ? f(best) : undefined; };
+const usPerDelivery = (r) => (1e6 * r.server_cpu_share) / r.deliveries_per_s;
+// redis-server is the last --pid of a Redis kind
+const redisUsPerPush = (r) => (r.server_cpu_s_by_pid?.length > 1 ? (1e6 * r.server_cpu_s_by_pid.at(-1)) / r.pushes : undefined);
 const classFigs = (n) => [
   [`(2) classroom of ${n}: pushes/s at p99 < 10 ms`, `class${n}`, (st) => bestPassing(st, (r) => r.pushes_per_s)],
   ['(2)   deliveries/s at that rate', `class${n}`, (st) => bestPassing(st, (r) => r.deliveries_per_s)],
   ['(2)   loadgen CPU % at that rate', `class${n}`, (st) => bestPassing(st, (r) => 100 * r.loadgen_cpu_share)],
+  ['(2)   server CPU us per delivered message at that rate', `class${n}`, (st) => atBest(st, usPerDelivery)],
   [`(2)   at ${CLASS[n][0]} pushes/s: p50 us, others`, `class${n}`, (st) => firstStep(st).others_us.p50],
   ['(2)   p99 us, others', `class${n}`, (st) => firstStep(st).others_us.p99],
   ['(2)   p999 us, others', `class${n}`, (st) => firstStep(st).others_us.p999],
@@ -320,6 +327,8 @@ const FIGS = [
   ['(1)   editors connected at that rate', 'pair', (st) => bestPassing(st, (r) => r.synced)],
   ['(1)   server CPU % at that rate', 'pair', (st) => bestPassing(st, (r) => 100 * r.server_cpu_share)],
   ['(1)   loadgen CPU % at that rate (not the bottleneck while < 100)', 'pair', (st) => bestPassing(st, (r) => 100 * r.loadgen_cpu_share)],
+  ['(1)   server CPU us per delivered message at that rate', 'pair', (st) => atBest(st, usPerDelivery)],
+  ['(1)   of which redis-server: CPU us per push (Redis kinds)', 'pair', (st) => atBest(st, redisUsPerPush)],
   [`(1) ${PAIR_ROOMS[0]} rooms (${pairRate(PAIR_ROOMS[0])} pushes/s): p50 us, others`, 'pair', (st) => firstStep(st).others_us.p50],
   ['(1)   p99 us, others', 'pair', (st) => firstStep(st).others_us.p99],
   ['(1)   p999 us, others', 'pair', (st) => firstStep(st).others_us.p999],
@@ -346,7 +355,7 @@ const shortName = { 'collabd-redis': 'redis', 'collabd-redis-2x': 'redis 2x', no
 const header = ['figure', ...servers.map((k) => KINDS[k].label + (KINDS[k].yjs ? ' †' : '')), ...peers.map((k) => `collabd ÷ ${shortName[k]}`)];
 const mdRows = FIGS.map(([name, sec, f]) => {
   const st = Object.fromEntries(servers.map((k) => [k, statOf(sec, k, f)]));
-  return [name, ...servers.map((k) => cell(st[k], name.includes('CPU') || name.includes('MB') ? 1 : 0)), ...peers.map((k) => ratio(st.collabd, st[k]))];
+  return [name, ...servers.map((k) => cell(st[k], /CPU %|MB|us per/.test(name) ? 1 : 0)), ...peers.map((k) => ratio(st.collabd, st[k]))];
 });
 const mdTable = (h, rows) => [`| ${h.join(' | ')} |`, `|---|${h.slice(1).map(() => '---:').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 const summary = mdTable(header, mdRows);

@@ -193,7 +193,7 @@ static struct {
     /* cpu */
     struct rusage ru0, ru1;
     long srv_rss_start, srv_rss0, srv_rss1;
-    double srv_cpu0, srv_cpu1;
+    double srv_cpu0, srv_cpu1, pid_cpu0[4], pid_cpu1[4];
 } G;
 
 static void die(const char *m)
@@ -264,12 +264,15 @@ static double proc_cpu_s1(int pid)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
-/* The sum over every --pid of VmRSS in kB (rss) or CPU seconds; -1 if none could be read. */
-static double proc_sum(int rss)
+/* The sum over every --pid of VmRSS in kB (rss) or CPU seconds, -1 if none could be read;
+ * each pid's own figure in per[] when per is not NULL. */
+static double proc_sum(int rss, double *per)
 {
     double sum = -1;
     for (int i = 0; i < G.n_pids; i++) {
         double v = rss ? (double)proc_rss_kb1(G.pids[i]) : proc_cpu_s1(G.pids[i]);
+        if (per)
+            per[i] = v;
         if (v >= 0)
             sum = (sum < 0 ? 0 : sum) + v;
     }
@@ -277,11 +280,16 @@ static double proc_sum(int rss)
 }
 static long proc_rss_kb(void)
 {
-    return (long)proc_sum(1);
+    return (long)proc_sum(1, NULL);
 }
-static double proc_cpu_s(void)
+/* ,"server_cpu_s_by_pid":[...]: each server process's CPU seconds over the window, in --pid
+ * order (collabd Redis: collabd, then redis-server). */
+static void pid_cpu_json(FILE *o)
 {
-    return proc_sum(0);
+    fprintf(o, ",\"server_cpu_s_by_pid\":[");
+    for (int i = 0; i < G.n_pids; i++)
+        fprintf(o, "%s%.3f", i ? "," : "", G.pid_cpu1[i] - G.pid_cpu0[i]);
+    fprintf(o, "]");
 }
 static double ru_s(const struct rusage *r)
 {
@@ -836,7 +844,7 @@ static void start_run(uint64_t now)
     G.phase = 1;
     G.phase_start = G.run_start = now;
     getrusage(RUSAGE_SELF, &G.ru0);
-    G.srv_cpu0 = proc_cpu_s();
+    G.srv_cpu0 = proc_sum(0, G.pid_cpu0);
 }
 
 /* Drops every load editor's connection (no close handshake, like a network loss) and starts a
@@ -846,7 +854,7 @@ static void start_storm(uint64_t now)
     G.phase = 4;
     G.phase_start = G.storm_start = now;
     getrusage(RUSAGE_SELF, &G.ru0);
-    G.srv_cpu0 = proc_cpu_s();
+    G.srv_cpu0 = proc_sum(0, G.pid_cpu0);
     for (int i = G.first_load; i < G.first_load + G.n_load; i++) {
         struct editor *e = &G.ed[i];
         if (e->wsi) {
@@ -929,7 +937,7 @@ static void on_tick(uv_timer_t *t)
         if (G.storm_synced + G.connect_errors >= G.synced_load || since > 60.0) {
             G.run_end = now;
             getrusage(RUSAGE_SELF, &G.ru1);
-            G.srv_cpu1 = proc_cpu_s();
+            G.srv_cpu1 = proc_sum(0, G.pid_cpu1);
             finish();
         }
         return;
@@ -960,7 +968,7 @@ static void on_tick(uv_timer_t *t)
         if (since >= G.seconds) {
             G.run_end = now;
             getrusage(RUSAGE_SELF, &G.ru1);
-            G.srv_cpu1 = proc_cpu_s();
+            G.srv_cpu1 = proc_sum(0, G.pid_cpu1);
             G.phase = 2;
             G.phase_start = now;
         }
@@ -1060,10 +1068,12 @@ static void finish(void)
                 "RESULT {\"mode\":\"storm\",\"rooms\":%d,\"connections\":%d,\"synced_before\":%d,"
                 "\"resynced\":%d,\"failed\":%d,\"retries\":%d,\"all_ms\":%.1f,\"p50_ms\":%.1f,"
                 "\"p99_ms\":%.1f,\"loadgen_cpu_share\":%.3f,\"server_cpu_s\":%.3f,"
-                "\"server_cpu_share\":%.3f,\"server_rss_kb\":%ld}\n",
+                "\"server_cpu_share\":%.3f,\"server_rss_kb\":%ld",
                 G.rooms, G.n_load, G.synced_load, n, G.synced_load - n, G.retries, all,
                 n ? ms[n / 2] : -1.0, n ? ms[(size_t)((n - 1) * 0.99)] : -1.0, cpu / wall, scpu,
                 scpu >= 0 ? scpu / wall : -1.0, rss_now);
+        pid_cpu_json(o);
+        fprintf(o, "}\n");
         fprintf(stderr, "storm: %d of %d resynced, all in %.1f ms, %d retries\n", n, G.synced_load,
                 all, G.retries);
         fflush(o);
@@ -1095,8 +1105,10 @@ static void finish(void)
     jstr_pct(o, "others_us", G.others);
     fprintf(o,
             ",\"loadgen_cpu_s\":%.3f,\"loadgen_cpu_share\":%.3f,\"server_cpu_s\":%.3f,"
-            "\"server_cpu_share\":%.3f,\"server_rss_kb\":%ld}\n",
+            "\"server_cpu_share\":%.3f,\"server_rss_kb\":%ld",
             cpu, cpu / wall, scpu, scpu >= 0 ? scpu / wall : -1.0, rss_now);
+    pid_cpu_json(o);
+    fprintf(o, "}\n");
     fprintf(stderr,
             "load: %d rooms x %d editors, target %.0f/s: %.0f pushes/s, %.0f deliveries/s, own p50 "
             "%.0f p99 %.0f p999 %.0f us, others p99 %.0f us, errors %" PRIu64
