@@ -4,13 +4,17 @@
 #   deploy/install-deps.sh          build + run dependencies
 #   deploy/install-deps.sh --test   also what the test suite needs (clang for the fuzzers,
 #                                   LeakSanitizer runtime, clang-format, chromium for the
-#                                   browser tests, redis-server for the Redis store tests)
+#                                   browser tests, redis-server for the Redis store tests,
+#                                   the openssl CLI for the TLS tests' throwaway certificates,
+#                                   nginx for the reverse-proxy tests)
+# Services installed here (redis-server, nginx) are not started: the tests start their own on
+# free ports, so a policy-rc.d refuses every start during the install (unless one exists).
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
       libcjson-dev uuid-dev libssl-dev python3-dev libpython3-dev libseccomp-dev libhiredis-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(clang libclang-rt-14-dev clang-format valgrind chromium redis-server)
+  pkgs+=(clang libclang-rt-14-dev clang-format valgrind chromium redis-server openssl nginx)
 fi
 
 missing=()
@@ -21,6 +25,11 @@ if ((${#missing[@]})); then
   echo "collabd: installing ${missing[*]}"
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

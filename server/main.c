@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/server.h"
 #include "http/http.h"
+#include "http/tls.h"
 #include "pyexec/pool.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -145,6 +146,11 @@ int main(int argc, char **argv)
         return 0;
     if (cr)
         return 2;
+    char tlserr[1400];
+    if (cd_tls_check(&srv->cfg, tlserr, sizeof(tlserr))) {
+        fprintf(stderr, "collabd: %s\n", tlserr);
+        return 2;
+    }
     cd_log_open(srv->cfg.log_dir, srv->cfg.log_level, (int)srv->cfg.log_stderr);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     signal(SIGPIPE, SIG_IGN);
@@ -183,7 +189,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "collabd: %s\n", serr);
         goto fail_loop;
     }
-    srv->store->reset_cb = cd_collab_store_reset; /* a room re-synced from Redis reconnects */
+    cd_collab_store_hooks(srv, &srv->store->hooks); /* what other instances did reaches rooms */
 
     /* the Python zygote is forked before lws opens any socket, so it inherits none */
     char pybin[1100];
@@ -224,6 +230,7 @@ int main(int argc, char **argv)
     info.max_http_header_data = 8192;
     info.timeout_secs = 30;
     info.vhost_name = "collabd";
+    cd_tls_configure(&info, &srv->cfg); /* HTTPS/WSS on the same port with --tls-cert */
 
     srv->lws = lws_create_context(&info);
     if (!srv->lws) {
@@ -254,10 +261,11 @@ int main(int argc, char **argv)
     uv_signal_start(&a.sighup, on_signal, SIGHUP);
 
     srv->ready = 1;
-    printf("collabd %s listening on http://%s:%d/ (store: %s)\n", COLLABD_VERSION, srv->cfg.host,
-           srv->port, srv->store->ops->name);
+    const char *scheme = cd_tls_scheme(&srv->cfg);
+    printf("collabd %s listening on %s://%s:%d/ (store: %s)\n", COLLABD_VERSION, scheme,
+           srv->cfg.host, srv->port, srv->store->ops->name);
     fflush(stdout);
-    cd_logf(CD_LOG_INFO, NULL, "listening on http://%s:%d/", srv->cfg.host, srv->port);
+    cd_logf(CD_LOG_INFO, NULL, "listening on %s://%s:%d/", scheme, srv->cfg.host, srv->port);
 
     uv_run(&a.loop, UV_RUN_DEFAULT);
     lws_context_destroy(srv->lws);

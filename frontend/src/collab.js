@@ -14,6 +14,8 @@ import { ChangeSet } from '@codemirror/state';
 import { receiveUpdates, sendableUpdates, getSyncedVersion, getClientID } from '@codemirror/collab';
 
 export const PUSH_MAX = 100; // collabd takes at most 100 updates per push
+// Refusals of a push that another try later may not get (protocol/README.md, errors).
+const RETRYABLE = new Set(['store_unavailable', 'stale', 'rate_limited']);
 
 export class CollabClient {
   /**
@@ -31,6 +33,7 @@ export class CollabClient {
     this.ws = null; this.status = 'idle'; this.inFlight = false; this.synced = false;
     this.attempt = 0; this.timer = null; this.closed = false; this.users = new Map();
     this.me = null; this.pendingCursor = null; this.heldCursors = null; this.keepOnReset = false;
+    this.retryTimer = null; this.retries = 0;
   }
 
   connect() {
@@ -89,8 +92,18 @@ export class CollabClient {
     this.connect();
   }
 
+  // A push the server refused for now (its store unreachable, or the document moved on under a
+  // busy room): push again after a backoff with jitter (0.25 s doubling to 5 s), even if the
+  // user typed nothing since; every refusal in a row waits longer.
+  retrySoon() {
+    if (this.closed || this.retryTimer) return;
+    const cap = Math.min(5000, 250 * 2 ** this.retries++);
+    this.retryTimer = setTimeout(() => { this.retryTimer = null; this.flush(); }, cap / 2 + Math.random() * cap / 2);
+  }
+
   close() {
     this.closed = true;
+    clearTimeout(this.retryTimer); this.retryTimer = null;
     clearTimeout(this.timer); this.timer = null;
     if (this.ws) { const ws = this.ws; this.ws = null; ws.close(); }
     this.setStatus('closed');
@@ -153,6 +166,8 @@ export class CollabClient {
         this.on.error?.(msg);
         if (msg.code === 'resync') { // our base fell out of the history: reconnect for a full sync, keeping our text
           this.synced = false; this.keepOnReset = true; this.restart();
+        } else if (RETRYABLE.has(msg.code)) {
+          this.retrySoon();
         }
         break;
       default: break;
@@ -168,7 +183,7 @@ export class CollabClient {
       if (u.clientID === getClientID(st)) own = true;
       this.host.dispatch(receiveUpdates(st, [{ changes: ChangeSet.fromJSON(u.changes), clientID: u.clientID }]));
     });
-    if (own) this.inFlight = false;
+    if (own) { this.inFlight = false; this.retries = 0; }
     this.flush();
     if (this.pendingCursor && !sendableUpdates(this.host.getState()).length) this.sendCursor();
   }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { EditorState } from '@codemirror/state';
-import { collab } from '@codemirror/collab';
+import { collab, getSyncedVersion } from '@codemirror/collab';
 import { CollabClient } from '../src/collab.js';
 import { startServer, createSession, api } from '../../tests/integration/lib/server.mjs';
 import { expectMessage } from '../../tests/integration/lib/schema.mjs';
@@ -78,4 +78,26 @@ test('a Node program joins with collab.js, edits, and converges with another cli
     assert.deepEqual(checked.bad, [], 'every message matches its schema in protocol/');
     assert.ok(checked.sent >= 4 && checked.received >= 8, JSON.stringify(checked));
   } finally { await srv.stop(); }
+});
+
+test('a push refused while the store is away is pushed again by itself once it is back', async () => {
+  const { startRedis, startOn, waitHealth } = await import('../../tests/integration/lib/redis.mjs');
+  const redis = await startRedis({ aof: true });
+  const srv = await startOn(redis);
+  let c;
+  try {
+    const s = await createSession(srv, { content: 'x\n' });
+    const h = headless('bot-r'), errors = [];
+    c = new CollabClient({ url: `${srv.ws}/ws/${s.id}`, host: h, userId: 'bot-r', WebSocket: CheckedWebSocket, on: { error: (m) => errors.push(m.code) } });
+    c.connect();
+    await until(() => c.status === 'online');
+    await redis.kill();
+    await waitHealth(srv, 'degraded');
+    h.edit({ changes: { from: 0, insert: 'kept ' } }); c.flush();
+    await until(() => errors.includes('store_unavailable'));
+    await redis.start();
+    // nothing typed since: the client retries with backoff until the push is accepted
+    await until(() => !c.inFlight && getSyncedVersion(h.getState()) === 1, 15000);
+    assert.equal((await api(srv, 'GET', `/sessions/${s.id}/document`)).text, 'kept x\n');
+  } finally { c?.close(); await srv.stop(); await redis.stop(); redis.cleanup(); }
 });

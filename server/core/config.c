@@ -88,6 +88,8 @@ static const struct opt opts[] = {
     I(http_rate_burst, 1, 10000000, "burst allowance of the REST rate limit"),
     S(trusted_proxies, "proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client"),
     S(admin_token, "token of the admin endpoints (stats clear); empty: admin disabled"),
+    S(tls_cert, "PEM certificate (chain): serve HTTPS and WSS on the port (with --tls-key)"),
+    S(tls_key, "PEM private key of --tls-cert"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -342,6 +344,11 @@ int cd_config_load(struct cd_config *c, int argc, char **argv)
     }
     if (strcmp(c->collab_mode, "rebase") && strcmp(c->collab_mode, "reject")) {
         fprintf(stderr, "collabd: collab_mode must be rebase or reject\n");
+        return CD_EINVAL;
+    }
+    if (!c->tls_cert[0] != !c->tls_key[0]) {
+        fprintf(stderr, "collabd: --tls-cert and --tls-key go together: %s is missing\n",
+                c->tls_cert[0] ? "--tls-key" : "--tls-cert");
         return CD_EINVAL;
     }
     if (c->py_timeout_ms > c->py_timeout_max_ms) {

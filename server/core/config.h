@@ -61,6 +61,9 @@ struct cd_config {
     char trusted_proxies[512]; /* comma-separated addresses/CIDRs whose X-Forwarded-For is believed
                                 */
     char admin_token[128];     /* admin endpoints need it; empty: they answer 403. Never logged */
+    /* TLS (http/tls.h): both set, or neither */
+    char tls_cert[512]; /* PEM certificate (chain) of the HTTPS/WSS listener */
+    char tls_key[512];  /* PEM private key matching tls_cert */
 };
 
 /* Fill c with the defaults. */

@@ -33,6 +33,7 @@ struct cd_counters {
     uint64_t ws_presence_coalesced; /* queued cursors replaced by a newer one */
     uint64_t sessions_created;
     uint64_t sessions_deleted;
+    uint64_t updates_relayed; /* committed through the shared store, applied from its channel */
 };
 
 struct cd_server {

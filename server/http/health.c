@@ -41,5 +41,6 @@ int cd_health_get(struct cd_http_req *r)
     cJSON_AddNumberToObject(counts, "wsMessagesOut", (double)srv->n.ws_msgs_out);
     cJSON_AddNumberToObject(counts, "slowClientsDropped", (double)srv->n.ws_slow_dropped);
     cJSON_AddNumberToObject(counts, "presenceCoalesced", (double)srv->n.ws_presence_coalesced);
+    cJSON_AddNumberToObject(counts, "updatesRelayed", (double)srv->n.updates_relayed);
     return cd_http_json(r, ok && store_ok ? 200 : 503, o);
 }

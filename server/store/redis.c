@@ -12,6 +12,21 @@
  * the connection drops, every write fails with CD_EUNAVAIL and a reconnect is tried with
  * exponential backoff (100 ms doubling to 2 s).
  *
+ * Several instances share one Redis. Every write script publishes what it did, in the same
+ * atomic step, on the session's channel collabd:<db>:room:{id} (channels are not per database):
+ *   "u <first> <n>\n<update>\n..."  n updates appended after version first (update JSON has
+ *                                    no raw newline)
+ *   "c <nonce>" / "d <nonce>"        the session was created / deleted by the instance whose
+ *                                    random nonce this is (its own events are ignored)
+ * A second connection (the subscriber) PSUBSCRIBEs to collabd:<db>:room:*. Updates are applied
+ * to the mirror in version order and handed to the rooms (hooks.applied): one already held is
+ * skipped, one after a gap makes the store fetch the session (the load script) and apply what
+ * it missed, so relayed updates arrive in order, once each. A commit refused because the
+ * stored version moved gets the missed updates back in the same answer, so a pusher can rebase
+ * at once. The first load waits for the subscription; a subscriber that reconnects reloads
+ * every session (messages may have been missed), applying the stored updates that continue the
+ * mirror's history and resetting a room whose stored history is not a continuation of it.
+ *
  * Key layout (documented for operators in README.md; {id} is the session UUID, written with
  * its braces so that a session's keys share a Redis Cluster hash slot):
  *   collabd:seq                 INCR counter: the creation sequence (the list cursor)
@@ -54,11 +69,11 @@
  * a connection that is not through SELECT after this long is abandoned and tried again. */
 #define CONNECT_TIMEOUT_MS 1000
 
-enum { SC_CREATE, SC_COMMIT, SC_COMPACT, SC_LOAD, SC_COUNT };
+enum { SC_CREATE, SC_COMMIT, SC_COMPACT, SC_LOAD, SC_REMOVE, SC_COUNT };
 
 static const char *const scripts[SC_COUNT] = {
     /* create: KEYS seq, sessions, session, doc; ARGV id, language, created_ms, view_token,
-     * snapshot, ttl -> seq */
+     * snapshot, ttl, channel, nonce -> seq */
     "local seq = redis.call('INCR', KEYS[1])\n"
     "redis.call('HSET', KEYS[3], 'id', ARGV[1], 'language', ARGV[2], 'created_ms', ARGV[3],"
     " 'seq', seq, 'view_token', ARGV[4])\n"
@@ -66,18 +81,29 @@ static const char *const scripts[SC_COUNT] = {
     "redis.call('ZADD', KEYS[2], seq, ARGV[1])\n"
     "if tonumber(ARGV[6]) > 0 then redis.call('EXPIRE', KEYS[3], ARGV[6]);"
     " redis.call('EXPIRE', KEYS[4], ARGV[6]) end\n"
+    "redis.call('PUBLISH', ARGV[7], 'c ' .. ARGV[8])\n"
     "return seq\n",
-    /* commit: KEYS session, doc, log; ARGV base, ttl, update... -> {0, new version} appended,
-     * {-1, stored version} moved, {-2, 0} no such session */
+    /* commit: KEYS session, doc, log; ARGV base, ttl, channel, update... -> {0, new version}
+     * appended and published; {-1, stored version, {updates after base...}} moved (the
+     * updates only while the log still holds them); {-2, 0} no such session */
     "if redis.call('EXISTS', KEYS[1]) == 0 then return {-2, 0} end\n"
     "local v = tonumber(redis.call('HGET', KEYS[2], 'version') or '0')\n"
-    "if v ~= tonumber(ARGV[1]) then return {-1, v} end\n"
-    "for i = 3, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end\n"
-    "v = v + #ARGV - 2\n"
-    "redis.call('HSET', KEYS[2], 'version', v)\n"
+    "local base = tonumber(ARGV[1])\n"
+    "if v ~= base then\n"
+    "  local sv = tonumber(redis.call('HGET', KEYS[2], 'snapshot_version') or '0')\n"
+    "  if base >= sv and base < v then\n"
+    "    return {-1, v, redis.call('LRANGE', KEYS[3], base - sv, -1)}\n"
+    "  end\n"
+    "  return {-1, v}\n"
+    "end\n"
+    "for i = 4, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end\n"
+    "local n = #ARGV - 3\n"
+    "redis.call('HSET', KEYS[2], 'version', v + n)\n"
     "if tonumber(ARGV[2]) > 0 then for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end"
     " end\n"
-    "return {0, v}\n",
+    "redis.call('PUBLISH', ARGV[3], string.format('u %d %d\\n', v, n) .."
+    " table.concat(ARGV, '\\n', 4))\n"
+    "return {0, v + n}\n",
     /* compact: KEYS doc, log; ARGV snapshot, its version -> 1 folded, 0 not applicable */
     "local sv = tonumber(redis.call('HGET', KEYS[1], 'snapshot_version') or '0')\n"
     "local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')\n"
@@ -93,20 +119,48 @@ static const char *const scripts[SC_COUNT] = {
     "local d = redis.call('HMGET', KEYS[2], 'snapshot', 'snapshot_version', 'version')\n"
     "return {s[1], s[2], s[3], s[4], s[5], d[1] or '\"\"', d[2] or '0', d[3] or '0',"
     " redis.call('LRANGE', KEYS[3], 0, -1)}\n",
+    /* remove: KEYS session, doc, log, sessions; ARGV id, channel, nonce -> 1 */
+    "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+    "redis.call('ZREM', KEYS[4], ARGV[1])\n"
+    "redis.call('PUBLISH', ARGV[2], 'd ' .. ARGV[3])\n"
+    "return 1\n",
 };
 
 enum rstate { R_DOWN, R_CONNECTING, R_LOADING, R_READY };
+
+struct redis_store;
+
+/* One connection to Redis: the command connection, or the subscriber. */
+struct link {
+    struct redis_store *rs;
+    redisAsyncContext *ac; /* NULL while down */
+    uv_timer_t timer;      /* the connect timeout, then the reconnect backoff */
+    unsigned backoff_ms;
+    int connecting; /* connect or handshake under way */
+    int sub;        /* the subscriber */
+};
+
+/* A session being fetched because an update arrived after a gap; want: the version the
+ * publication showed exists. */
+struct fetch {
+    struct fetch *next;
+    char id[37];
+    uint64_t want;
+    int again; /* want rose while the load was under way */
+};
 
 struct redis_store {
     struct cd_store base; /* first: the public view */
     struct cd_store *mem; /* the mirror */
     uv_loop_t *loop;
-    uv_timer_t timer; /* reconnect backoff */
-    redisAsyncContext *ac;
-    enum rstate state;
+    struct link cmd, sub;
+    enum rstate state; /* of the command connection and the mirror */
     int stopping;
-    unsigned backoff_ms;
+    int subscribed; /* the subscriber's PSUBSCRIBE is confirmed */
     size_t loads_pending;
+    struct fetch *fetches;
+    char nonce[37];   /* this instance, in its session events */
+    char channel[64]; /* "collabd:<db>:room:" */
     long ttl;
     char host[256];
     int port;
@@ -129,7 +183,7 @@ struct call {
     void *op;
 };
 
-static void schedule_reconnect(struct redis_store *rs);
+static void schedule_reconnect(struct link *l);
 static void on_timer(uv_timer_t *t);
 
 static void call_free(struct call *c)
@@ -188,6 +242,14 @@ static int call_argu(struct call *c, int i, unsigned long long v)
     return call_arg(c, i, k, (size_t)n);
 }
 
+/* The channel "collabd:<db>:room:{<id>}". */
+static int call_channel(struct call *c, int i, const char *id)
+{
+    char k[128];
+    int n = snprintf(k, sizeof(k), "%s{%s}", c->rs->channel, id);
+    return call_arg(c, i, k, (size_t)n);
+}
+
 static void set_script_args(struct call *c)
 {
     if (c->evalled) {
@@ -206,7 +268,7 @@ static void on_call_reply(redisAsyncContext *ac, void *reply, void *privdata)
     struct call *c = privdata;
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_ERROR && !c->evalled && !strncmp(r->str, "NOSCRIPT", 8) &&
-        c->rs->ac == ac) {
+        c->rs->cmd.ac == ac) {
         c->evalled = 1;
         set_script_args(c);
         if (redisAsyncCommandArgv(ac, on_call_reply, c, c->argc, (const char **)c->argv,
@@ -225,13 +287,13 @@ static void on_call_reply(redisAsyncContext *ac, void *reply, void *privdata)
 static int call_send(struct call *c)
 {
     struct redis_store *rs = c->rs;
-    if (!rs->ac || rs->state < R_LOADING) {
+    if (!rs->cmd.ac || rs->state < R_LOADING) {
         call_free(c);
         return CD_EUNAVAIL;
     }
     c->evalled = !rs->sha[c->script][0];
     set_script_args(c);
-    if (redisAsyncCommandArgv(rs->ac, on_call_reply, c, c->argc, (const char **)c->argv,
+    if (redisAsyncCommandArgv(rs->cmd.ac, on_call_reply, c, c->argc, (const char **)c->argv,
                               c->argvlen) != REDIS_OK) {
         call_free(c);
         return CD_EUNAVAIL;
@@ -390,6 +452,102 @@ static int reply_u64(const redisReply *r, uint64_t *out)
     return CD_OK;
 }
 
+/* Apply the stored update e[0..n) ({"clientID":..,"changes":..}) to a at its version. */
+static int push_entry(struct cd_auth *a, const char *e, size_t n)
+{
+    cJSON *j = parse_json(e, n);
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(j, "clientID");
+    struct cd_update u = {NULL, NULL};
+    struct cd_auth_result res;
+    int rc = CD_EPARSE;
+    if (cJSON_IsString(cid) && (u.client_id = strdup(cid->valuestring)) &&
+        !cd_cs_from_json(cJSON_GetObjectItemCaseSensitive(j, "changes"), &u.changes, NULL, 0))
+        rc = cd_auth_push(a, cd_auth_version(a), &u, 1, 1, &res, NULL, 0);
+    else
+        cd_update_cleanup(&u);
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* Whether the stored update e[0..n) is the entry h the mirror holds. */
+static int same_entry(const struct cd_hist *h, const char *e, size_t n)
+{
+    cJSON *j = parse_json(e, n);
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(j, "clientID");
+    struct cd_cs *cs = NULL;
+    struct cd_buf b;
+    cd_buf_init(&b, (size_t)1 << 31);
+    int same = h && cJSON_IsString(cid) && !strcmp(cid->valuestring, h->client_id) &&
+               !cd_cs_from_json(cJSON_GetObjectItemCaseSensitive(j, "changes"), &cs, NULL, 0) &&
+               !cd_cs_to_json(cs, &b) && b.len == h->json_len && !memcmp(b.data, h->json, b.len);
+    cd_cs_free(cs);
+    cd_buf_cleanup(&b);
+    cJSON_Delete(j);
+    return same;
+}
+
+/* Whether the stored snapshot (a JSON string) is the document d. */
+static int same_snapshot(const struct cd_doc *d, const redisReply *snap)
+{
+    const char *e;
+    size_t n;
+    struct cd_buf b;
+    cd_buf_init(&b, (size_t)1 << 31);
+    int same =
+        !reply_str(snap, &e, &n) && !snapshot_json(d, &b) && b.len == n && !memcmp(b.data, e, n);
+    cd_buf_cleanup(&b);
+    return same;
+}
+
+/* Apply the updates e[0..n) stored after version first to s, skipping those the mirror holds;
+ * the rooms hear of them through hooks.applied. CD_ERANGE when they start after the mirror's
+ * version (a gap); another error when one does not apply (the mirror is then behind). */
+static int apply_stored(struct redis_store *rs, struct cd_session *s, uint64_t first,
+                        const char *const *e, const size_t *l, size_t n)
+{
+    uint64_t v0 = cd_auth_version(s->auth);
+    if (first > v0)
+        return CD_ERANGE;
+    int rc = CD_OK;
+    for (uint64_t i = v0 - first; i < n && !rc; i++)
+        rc = push_entry(s->auth, e[i], l[i]);
+    uint64_t v = cd_auth_version(s->auth);
+    if (v > v0 && rs->base.hooks.applied)
+        rs->base.hooks.applied(rs->base.hooks.arg, s, v0, (size_t)(v - v0));
+    if (rc)
+        cd_logf(CD_LOG_ERROR, NULL, "redis: session %s: stored update %llu does not apply (%s)",
+                s->id, (unsigned long long)v, cd_strerror(rc));
+    return rc;
+}
+
+/* The strings of an array reply r[from..] into e/l (n entries, allocated); CD_EPARSE. */
+static int reply_strings(const redisReply *r, size_t from, const char ***e, size_t **l, size_t *n)
+{
+    *e = NULL;
+    *l = NULL;
+    *n = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY || from > r->elements)
+        return CD_EPARSE;
+    size_t k = r->elements - from;
+    if (!k)
+        return CD_OK;
+    *e = calloc(k, sizeof(**e));
+    *l = calloc(k, sizeof(**l));
+    if (!*e || !*l)
+        goto fail;
+    for (size_t i = 0; i < k; i++)
+        if (reply_str(r->element[from + i], &(*e)[i], &(*l)[i]))
+            goto fail;
+    *n = k;
+    return CD_OK;
+fail:
+    free((void *)*e);
+    free(*l);
+    *e = NULL;
+    *l = NULL;
+    return CD_EPARSE;
+}
+
 /* The authority of a loaded document: the snapshot, then each logged update in turn. */
 static int build_auth(struct redis_store *rs, const redisReply *snap, uint64_t sv, uint64_t v,
                       const redisReply *log, struct cd_auth **out)
@@ -412,21 +570,10 @@ static int build_auth(struct redis_store *rs, const redisReply *snap, uint64_t s
         rc = CD_EPARSE;
         goto out;
     }
-    for (size_t i = 0; i < log->elements; i++) {
-        cJSON *e = reply_str(log->element[i], &s, &n) ? NULL : parse_json(s, n);
-        const cJSON *cid = cJSON_GetObjectItemCaseSensitive(e, "clientID");
-        struct cd_update u = {NULL, NULL};
-        struct cd_auth_result res;
-        rc = CD_EPARSE;
-        if (cJSON_IsString(cid) && (u.client_id = strdup(cid->valuestring)) &&
-            !cd_cs_from_json(cJSON_GetObjectItemCaseSensitive(e, "changes"), &u.changes, NULL, 0))
-            rc = cd_auth_push(a, cd_auth_version(a), &u, 1, 1, &res, NULL, 0);
-        else
-            cd_update_cleanup(&u);
-        cJSON_Delete(e);
-        if (rc)
-            goto out;
-    }
+    for (size_t i = 0; i < log->elements && !rc; i++)
+        rc = reply_str(log->element[i], &s, &n) ? CD_EPARSE : push_entry(a, s, n);
+    if (rc)
+        goto out;
     *out = a;
     a = NULL;
 out:
@@ -441,27 +588,74 @@ static void load_finished(struct redis_store *rs)
     if (rs->state != R_LOADING || rs->loads_pending)
         return;
     rs->state = R_READY;
-    rs->backoff_ms = 0;
     snprintf(rs->detail, sizeof(rs->detail), "connected");
     cd_logf(CD_LOG_INFO, NULL, "redis: ready, %zu sessions", rs->mem->ops->count(rs->mem));
+}
+
+/* A load of one session: at (re)connect (reload), or to fill a gap (catch-up). */
+struct load_op {
+    char id[37];
+    int reload;
+};
+
+static int fetch_session(struct redis_store *rs, const char *id, uint64_t want);
+
+/* s, which the mirror holds, as Redis holds it now: the stored updates that continue the
+ * mirror's history are applied (a continuation: the stored update before them, or the stored
+ * snapshot when they follow it, is what the mirror holds); a stored history that does not
+ * continue it replaces it (the room re-syncs). A catch-up load may find Redis behind the mirror:
+ * updates published after the load ran were applied first. At a reload, Redis behind the mirror
+ * lost writes. */
+static void merge_loaded(struct redis_store *rs, struct cd_session *s, const redisReply *r,
+                         uint64_t sv, uint64_t v, int reload, struct cd_auth **fresh)
+{
+    uint64_t mv = cd_auth_version(s->auth);
+    const redisReply *log = r->element[8];
+    if (v == mv || (v < mv && !reload))
+        return;
+    if (v > mv && mv >= sv && log->elements == v - sv) {
+        /* a continuation when the stored update before it is the mirror's last one */
+        const char *e;
+        size_t n;
+        int cont = mv == sv ? same_snapshot(cd_auth_doc(s->auth), r->element[5])
+                            : !reply_str(log->element[mv - sv - 1], &e, &n) &&
+                                  same_entry(cd_auth_entry(s->auth, mv - 1), e, n);
+        const char **es = NULL;
+        size_t *ls = NULL, k = 0;
+        if (cont && !reply_strings(log, (size_t)(mv - sv), &es, &ls, &k)) {
+            int rc = apply_stored(rs, s, mv, es, ls, k);
+            free((void *)es);
+            free(ls);
+            if (!rc)
+                return;
+        }
+    }
+    cd_logf(CD_LOG_WARN, NULL, "redis: session %s reloaded at version %llu (was %llu)", s->id,
+            (unsigned long long)v, (unsigned long long)mv);
+    cd_auth_free(s->auth);
+    s->auth = *fresh;
+    *fresh = NULL;
+    if (rs->base.hooks.reset)
+        rs->base.hooks.reset(rs->base.hooks.arg, s);
 }
 
 static void on_load(struct call *c, redisReply *r)
 {
     struct redis_store *rs = c->rs;
-    char *id = c->op;
+    struct load_op *op = c->op;
+    const char *id = op->id;
     struct cd_session tmpl, *s;
     struct cd_auth *a = NULL;
-    uint64_t seq, created, sv, v;
+    uint64_t seq, created, sv, v = 0;
     const char *str;
     size_t n;
-    rs->loads_pending--;
-    if (!r) {
-        free(id);
-        return; /* the connection is gone: the next one loads again */
-    }
-    if (r->type == REDIS_REPLY_NIL) { /* expired: forget it */
-        redisAsyncCommand(rs->ac, NULL, NULL, "ZREM collabd:sessions %s", id);
+    if (op->reload)
+        rs->loads_pending--;
+    if (!r)
+        goto done;                    /* the connection is gone: the next one loads again */
+    if (r->type == REDIS_REPLY_NIL) { /* expired or deleted: forget it */
+        if (op->reload)
+            redisAsyncCommand(rs->cmd.ac, NULL, NULL, "ZREM collabd:sessions %s", id);
         goto done;
     }
     memset(&tmpl, 0, sizeof(tmpl));
@@ -480,31 +674,84 @@ static void on_load(struct call *c, redisReply *r)
     tmpl.seq = seq;
     s = rs->mem->ops->get(rs->mem, id, strlen(id));
     if (s) {
-        if (cd_auth_version(s->auth) != v) {
-            /* Redis holds another history than the mirror (it lost writes, or another
-             * instance wrote): Redis is the truth. */
-            cd_logf(CD_LOG_WARN, NULL, "redis: session %s reloaded at version %llu (was %llu)", id,
-                    (unsigned long long)v, (unsigned long long)cd_auth_version(s->auth));
-            cd_auth_free(s->auth);
-            s->auth = a;
-            a = NULL;
-            if (rs->base.reset_cb)
-                rs->base.reset_cb(rs->base.reset_arg, s);
-        }
+        merge_loaded(rs, s, r, sv, v, op->reload, &a); /* takes a when it uses it */
         cd_auth_free(a);
-    } else if (cd_store_memory_insert(rs->mem, &tmpl, a, &s)) {
+    } else if (cd_store_memory_insert(rs->mem, &tmpl, a, &s)) { /* takes a */
         cd_logf(CD_LOG_ERROR, NULL, "redis: session %s: out of memory", id);
     }
 done:
-    free(id);
+    /* a fetch that heard of a newer version while this one ran goes again */
+    for (struct fetch **p = &rs->fetches; *p && !op->reload; p = &(*p)->next) {
+        struct fetch *f = *p;
+        if (strcmp(f->id, id))
+            continue;
+        *p = f->next;
+        int again = f->again && r && r->type == REDIS_REPLY_ARRAY && f->want > v;
+        uint64_t want = f->want;
+        free(f);
+        if (again)
+            fetch_session(rs, id, want);
+        break;
+    }
+    free(op);
     load_finished(rs);
+}
+
+/* Send the load script for session id[0..n); reload: part of a (re)load of everything. */
+static int send_load(struct redis_store *rs, const char *id, size_t n, int reload)
+{
+    struct call *c = call_new(rs, SC_LOAD, 6);
+    struct load_op *op = calloc(1, sizeof(*op));
+    if (!c || !op || copy_part(op->id, sizeof(op->id), id, n) || call_arg(c, 2, "3", 1) ||
+        call_key(c, 3, "session", op->id) || call_key(c, 4, "doc", op->id) ||
+        call_key(c, 5, "log", op->id)) {
+        call_free(c);
+        free(op);
+        return CD_ENOMEM;
+    }
+    op->reload = reload;
+    c->op = op;
+    c->done = on_load;
+    int rc = call_send(c);
+    if (rc)
+        free(op);
+    return rc;
+}
+
+/* Load session id because Redis holds it at version want or later (a publication showed it);
+ * one load per session at a time, which goes again if want rises meanwhile. */
+static int fetch_session(struct redis_store *rs, const char *id, uint64_t want)
+{
+    for (struct fetch *f = rs->fetches; f; f = f->next)
+        if (!strcmp(f->id, id)) {
+            if (want > f->want) {
+                f->want = want;
+                f->again = 1;
+            }
+            return CD_OK;
+        }
+    struct fetch *f = calloc(1, sizeof(*f));
+    if (!f)
+        return CD_ENOMEM;
+    snprintf(f->id, sizeof(f->id), "%s", id);
+    f->want = want;
+    int rc = send_load(rs, id, strlen(id), 0);
+    if (rc) {
+        free(f);
+        return rc;
+    }
+    f->next = rs->fetches;
+    rs->fetches = f;
+    return CD_OK;
 }
 
 static void on_ids(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    struct redis_store *rs = ac->data;
+    struct link *l = ac->data;
+    struct redis_store *rs = l->rs;
     redisReply *r = reply;
-    if (!r || rs->ac != ac)
+    (void)privdata;
+    if (!r || rs->cmd.ac != ac)
         return;
     if (r->type != REDIS_REPLY_ARRAY) {
         cd_logf(CD_LOG_ERROR, NULL, "redis: cannot list sessions");
@@ -514,37 +761,146 @@ static void on_ids(redisAsyncContext *ac, void *reply, void *privdata)
     for (size_t i = 0; i < r->elements; i++) {
         const char *id;
         size_t n;
-        if (reply_str(r->element[i], &id, &n) || !cd_uuid_valid(id, n))
-            continue;
-        struct call *c = call_new(rs, SC_LOAD, 6);
-        if (!c || call_arg(c, 2, "3", 1) || call_key(c, 3, "session", id) ||
-            call_key(c, 4, "doc", id) || call_key(c, 5, "log", id) || !(c->op = strndup(id, n))) {
-            call_free(c);
-            continue;
-        }
-        c->done = on_load;
-        if (!call_send(c))
+        if (!reply_str(r->element[i], &id, &n) && cd_uuid_valid(id, n) && !send_load(rs, id, n, 1))
             rs->loads_pending++;
     }
     load_finished(rs);
 }
 
-/* ---- connection ---- */
+/* (Re)load every stored session once the command connection is through its handshake and
+ * the subscriber listens (so no update falls between the load and the first publication). */
+static void begin_load(struct redis_store *rs)
+{
+    if (!rs->cmd.ac || rs->cmd.connecting || !rs->subscribed)
+        return;
+    if (rs->state < R_LOADING) {
+        rs->state = R_LOADING;
+        snprintf(rs->detail, sizeof(rs->detail), "loading");
+    }
+    redisAsyncCommand(rs->cmd.ac, on_ids, NULL, "ZRANGE collabd:sessions 0 -1");
+}
+
+/* ---- publications ---- */
+
+/* The unsigned decimal at *p (advanced past it), or -1. */
+static int64_t take_uint(const char **p, const char *end)
+{
+    int64_t v = 0;
+    const char *s = *p;
+    while (s < end && *s >= '0' && *s <= '9' && v < ((int64_t)1 << 53))
+        v = v * 10 + (*s++ - '0');
+    if (s == *p || v >= ((int64_t)1 << 53))
+        return -1;
+    *p = s;
+    return v;
+}
+
+/* "u <first> <n>\n<update>\n..." on the channel of session s (or of id, unknown here). */
+static void on_updates(struct redis_store *rs, const char *id, struct cd_session *s, const char *p,
+                       size_t len)
+{
+    const char *end = p + len, *q = p + 2;
+    int64_t first = take_uint(&q, end), n = -1;
+    if (first >= 0 && q < end && *q == ' ') {
+        q++;
+        n = take_uint(&q, end);
+    }
+    if (n <= 0 || n > 100000 || q >= end || *q != '\n') {
+        cd_logf(CD_LOG_WARN, NULL, "redis: malformed publication for session %s ignored", id);
+        return;
+    }
+    uint64_t last = (uint64_t)first + (uint64_t)n;
+    if (!s || (uint64_t)first > cd_auth_version(s->auth)) {
+        fetch_session(rs, id, last); /* a gap (or a session created elsewhere) */
+        return;
+    }
+    if (last <= cd_auth_version(s->auth))
+        return; /* held already: this instance's own commit, answered first */
+    const char **e = calloc((size_t)n, sizeof(*e));
+    size_t *l = calloc((size_t)n, sizeof(*l)), k = 0;
+    for (q++; e && l && k < (size_t)n && q <= end; k++) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        e[k] = q;
+        l[k] = (size_t)((nl ? nl : end) - q);
+        q = nl ? nl + 1 : end + 1;
+    }
+    if (!e || !l || k != (size_t)n || q != end + 1)
+        cd_logf(CD_LOG_WARN, NULL, "redis: malformed publication for session %s ignored", id);
+    else if (apply_stored(rs, s, (uint64_t)first, e, l, k))
+        fetch_session(rs, id, last); /* the mirror fell out of step: Redis decides */
+    free((void *)e);
+    free(l);
+}
+
+/* A publication on the channel chan[0..clen) of a session. */
+static void on_publication(struct redis_store *rs, const char *chan, size_t clen, const char *p,
+                           size_t n)
+{
+    size_t pl = strlen(rs->channel);
+    char id[37];
+    if (clen != pl + 38 || memcmp(chan, rs->channel, pl) || chan[pl] != '{' ||
+        chan[clen - 1] != '}' || !cd_uuid_valid(chan + pl + 1, 36) || n < 2 || p[1] != ' ')
+        return;
+    memcpy(id, chan + pl + 1, 36);
+    id[36] = '\0';
+    struct cd_session *s = rs->mem->ops->get(rs->mem, id, 36);
+    if (p[0] == 'u') {
+        on_updates(rs, id, s, p, n);
+        return;
+    }
+    if (n - 2 == strlen(rs->nonce) && !memcmp(p + 2, rs->nonce, n - 2))
+        return; /* this instance's own event: done already */
+    if (p[0] == 'c' && !s) {
+        fetch_session(rs, id, 0);
+    } else if (p[0] == 'd' && s) {
+        cd_logf(CD_LOG_INFO, NULL, "redis: session %s was deleted by another instance", id);
+        if (rs->base.hooks.removed)
+            rs->base.hooks.removed(rs->base.hooks.arg, s);
+        rs->mem->ops->remove(rs->mem, id, 36);
+    }
+}
+
+static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct link *l = ac->data;
+    struct redis_store *rs = l->rs;
+    redisReply *r = reply;
+    const char *kind, *chan, *p;
+    size_t kn, cn, n;
+    (void)privdata;
+    if (!r || rs->sub.ac != ac || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        reply_str(r->element[0], &kind, &kn))
+        return;
+    if (kn == 10 && !memcmp(kind, "psubscribe", 10)) {
+        uv_timer_stop(&l->timer);
+        l->connecting = 0;
+        l->backoff_ms = 0;
+        rs->subscribed = 1;
+        cd_logf(CD_LOG_INFO, NULL, "redis: subscribed to %s*", rs->channel);
+        begin_load(rs); /* at a reconnect: publications may have been missed */
+    } else if (kn == 8 && !memcmp(kind, "pmessage", 8) && r->elements == 4 &&
+               !reply_str(r->element[2], &chan, &cn) && !reply_str(r->element[3], &p, &n)) {
+        on_publication(rs, chan, cn, p, n);
+    }
+}
+
+/* ---- connections ---- */
 
 static void on_script_loaded(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    struct redis_store *rs = ac->data;
+    struct link *l = ac->data;
     redisReply *r = reply;
     size_t i = (size_t)(uintptr_t)privdata;
-    if (r && r->type == REDIS_REPLY_STRING && r->len == 40 && rs->ac == ac)
-        memcpy(rs->sha[i], r->str, 41);
+    if (r && r->type == REDIS_REPLY_STRING && r->len == 40 && l->rs->cmd.ac == ac)
+        memcpy(l->rs->sha[i], r->str, 41);
 }
 
 static void on_handshake(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    struct redis_store *rs = ac->data;
+    struct link *l = ac->data;
+    struct redis_store *rs = l->rs;
     redisReply *r = reply;
-    if (!r || rs->ac != ac || (ac->c.flags & REDIS_DISCONNECTING))
+    if (!r || l->ac != ac || (ac->c.flags & REDIS_DISCONNECTING))
         return; /* an earlier step failed: its reason stands */
     if (r->type == REDIS_REPLY_ERROR) {
         cd_logf(CD_LOG_ERROR, NULL, "redis: %s refused: %.*s", (const char *)privdata, (int)r->len,
@@ -554,109 +910,136 @@ static void on_handshake(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (!strcmp(privdata, "SELECT")) {
-        uv_timer_stop(&rs->timer);
-        rs->state = R_LOADING;
-        snprintf(rs->detail, sizeof(rs->detail), "loading");
+        uv_timer_stop(&l->timer);
+        l->connecting = 0;
+        l->backoff_ms = 0;
+        cd_logf(CD_LOG_INFO, NULL, "redis: connected");
+        if (!rs->subscribed)
+            snprintf(rs->detail, sizeof(rs->detail), "waiting for the subscription");
         for (size_t i = 0; i < SC_COUNT; i++)
             redisAsyncCommand(ac, on_script_loaded, (void *)(uintptr_t)i, "SCRIPT LOAD %s",
                               scripts[i]);
-        redisAsyncCommand(ac, on_ids, NULL, "ZRANGE collabd:sessions 0 -1");
+        begin_load(rs);
     }
+}
+
+/* l's connection is gone (hiredis frees or has freed it). */
+static void link_down(struct link *l)
+{
+    struct redis_store *rs = l->rs;
+    l->ac = NULL;
+    l->connecting = 0;
+    if (l->sub) {
+        rs->subscribed = 0;
+    } else {
+        rs->state = R_DOWN;
+        memset(rs->sha, 0, sizeof(rs->sha));
+    }
+}
+
+static const char *link_name(const struct link *l)
+{
+    return l->sub ? "redis (subscriber)" : "redis";
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
-    struct redis_store *rs = ac->data;
-    if (rs->ac != ac)
+    struct link *l = ac->data;
+    if (l->ac != ac || status == REDIS_OK)
         return;
-    if (status != REDIS_OK) {
-        cd_logf(CD_LOG_WARN, NULL, "redis: cannot connect: %s", ac->errstr);
-        snprintf(rs->detail, sizeof(rs->detail), "cannot connect: %s", ac->errstr);
-        rs->ac = NULL; /* hiredis frees it */
-        rs->state = R_DOWN;
-        schedule_reconnect(rs);
-        return;
-    }
-    cd_logf(CD_LOG_INFO, NULL, "redis: connected");
+    cd_logf(CD_LOG_WARN, NULL, "%s: cannot connect: %s", link_name(l), ac->errstr);
+    if (!l->sub)
+        snprintf(l->rs->detail, sizeof(l->rs->detail), "cannot connect: %s", ac->errstr);
+    link_down(l);
+    schedule_reconnect(l);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-    struct redis_store *rs = ac->data;
-    if (rs->ac != ac)
+    struct link *l = ac->data;
+    struct redis_store *rs = l->rs;
+    if (l->ac != ac)
         return;
-    int was_up = rs->state >= R_LOADING; /* else the handshake failed and detail says why */
-    rs->ac = NULL;
-    rs->state = R_DOWN;
-    memset(rs->sha, 0, sizeof(rs->sha));
+    int was_up = !l->connecting; /* else the handshake failed and detail says why */
+    link_down(l);
     if (rs->stopping)
         return;
     if (was_up) {
-        cd_logf(CD_LOG_WARN, NULL, "redis: connection lost: %s",
+        cd_logf(CD_LOG_WARN, NULL, "%s: connection lost: %s", link_name(l),
                 status == REDIS_OK ? "closed" : ac->errstr);
-        snprintf(rs->detail, sizeof(rs->detail), "connection lost");
+        if (!l->sub)
+            snprintf(rs->detail, sizeof(rs->detail), "connection lost");
     }
-    schedule_reconnect(rs);
+    schedule_reconnect(l);
 }
 
-static void do_connect(struct redis_store *rs)
+static void do_connect(struct link *l)
 {
+    struct redis_store *rs = l->rs;
     redisAsyncContext *ac =
         rs->path[0] ? redisAsyncConnectUnix(rs->path) : redisAsyncConnect(rs->host, rs->port);
     if (!ac || ac->err) {
-        cd_logf(CD_LOG_WARN, NULL, "redis: cannot connect: %s", ac ? ac->errstr : "out of memory");
-        if (ac)
+        cd_logf(CD_LOG_WARN, NULL, "%s: cannot connect: %s", link_name(l),
+                ac ? ac->errstr : "out of memory");
+        if (ac && !l->sub)
             snprintf(rs->detail, sizeof(rs->detail), "cannot connect: %s", ac->errstr);
-        redisAsyncFree(ac);
-        schedule_reconnect(rs);
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_reconnect(l);
         return;
     }
-    ac->data = rs;
+    ac->data = l;
     if (redisLibuvAttach(ac, rs->loop) != REDIS_OK) {
         redisAsyncFree(ac);
-        schedule_reconnect(rs);
+        schedule_reconnect(l);
         return;
     }
-    rs->ac = ac;
-    rs->state = R_CONNECTING;
-    uv_timer_start(&rs->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
+    l->ac = ac;
+    l->connecting = 1;
+    if (!l->sub)
+        rs->state = R_CONNECTING;
+    uv_timer_start(&l->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     if (rs->password[0] && rs->user[0])
         redisAsyncCommand(ac, on_handshake, (void *)"AUTH", "AUTH %s %s", rs->user, rs->password);
     else if (rs->password[0])
         redisAsyncCommand(ac, on_handshake, (void *)"AUTH", "AUTH %s", rs->password);
-    redisAsyncCommand(ac, on_handshake, (void *)"SELECT", "SELECT %ld", rs->db);
+    if (l->sub)
+        redisAsyncCommand(ac, on_sub_reply, NULL, "PSUBSCRIBE %s*", rs->channel);
+    else
+        redisAsyncCommand(ac, on_handshake, (void *)"SELECT", "SELECT %ld", rs->db);
 }
 
 static void on_timer(uv_timer_t *t)
 {
-    struct redis_store *rs = t->data;
+    struct link *l = t->data;
+    struct redis_store *rs = l->rs;
     if (rs->stopping)
         return;
-    if (rs->ac && rs->state == R_CONNECTING) { /* connect or handshake timed out */
-        redisAsyncContext *ac = rs->ac;
-        rs->ac = NULL;
-        rs->state = R_DOWN;
-        cd_logf(CD_LOG_WARN, NULL, "redis: cannot connect to %s (no answer)",
+    if (l->ac && l->connecting) { /* connect or handshake timed out */
+        redisAsyncContext *ac = l->ac;
+        link_down(l);
+        cd_logf(CD_LOG_WARN, NULL, "%s: cannot connect to %s (no answer)", link_name(l),
                 rs->path[0] ? rs->path : rs->host);
-        snprintf(rs->detail, sizeof(rs->detail), "cannot connect");
-        redisAsyncFree(ac); /* not connected: no disconnect callback */
-        schedule_reconnect(rs);
+        if (!l->sub)
+            snprintf(rs->detail, sizeof(rs->detail), "cannot connect");
+        redisAsyncFree(ac);
+        schedule_reconnect(l);
         return;
     }
-    if (!rs->ac)
-        do_connect(rs);
+    if (!l->ac)
+        do_connect(l);
 }
 
-static void schedule_reconnect(struct redis_store *rs)
+static void schedule_reconnect(struct link *l)
 {
-    if (rs->stopping)
+    if (l->rs->stopping)
         return;
-    rs->backoff_ms = rs->backoff_ms ? rs->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (rs->backoff_ms > BACKOFF_MAX_MS)
-        rs->backoff_ms = BACKOFF_MAX_MS;
-    uv_timer_start(&rs->timer, on_timer, rs->backoff_ms, 0);
+    l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (l->backoff_ms > BACKOFF_MAX_MS)
+        l->backoff_ms = BACKOFF_MAX_MS;
+    uv_timer_start(&l->timer, on_timer, l->backoff_ms, 0);
 }
 
 /* ---- operations ---- */
@@ -677,6 +1060,10 @@ static void on_created(struct call *c, redisReply *r)
         op->tmpl.seq = (uint64_t)r->integer;
         rc = cd_store_memory_insert(c->rs->mem, &op->tmpl, op->auth, &s);
         op->auth = NULL;
+        if (rc == CD_EEXIST) { /* loaded already: an update to it was published first */
+            s = c->rs->mem->ops->get(c->rs->mem, op->tmpl.id, 36);
+            rc = CD_OK;
+        }
     }
     op->cb(op->arg, rc, s);
     cd_auth_free(op->auth);
@@ -699,7 +1086,7 @@ static int r_create_async(struct cd_store *st, const char *language, const uint1
         goto fail;
     rc = CD_ENOMEM;
     op = calloc(1, sizeof(*op));
-    c = call_new(rs, SC_CREATE, 13);
+    c = call_new(rs, SC_CREATE, 15);
     if (!op || !c || cd_auth_new(&st->limits, text, n, &op->auth) ||
         snapshot_json(cd_auth_doc(op->auth), &b))
         goto fail;
@@ -714,7 +1101,8 @@ static int r_create_async(struct cd_store *st, const char *language, const uint1
         call_key(c, 6, "doc", op->tmpl.id) || call_arg(c, 7, op->tmpl.id, strlen(op->tmpl.id)) ||
         call_arg(c, 8, language, strlen(language)) || call_argu(c, 9, op->tmpl.created_ms) ||
         call_arg(c, 10, op->tmpl.view_token, strlen(op->tmpl.view_token)) ||
-        call_arg(c, 11, b.data, b.len) || call_argu(c, 12, (unsigned long long)rs->ttl))
+        call_arg(c, 11, b.data, b.len) || call_argu(c, 12, (unsigned long long)rs->ttl) ||
+        call_channel(c, 13, op->tmpl.id) || call_arg(c, 14, rs->nonce, strlen(rs->nonce)))
         goto fail;
     cd_buf_cleanup(&b);
     c->op = op;
@@ -735,17 +1123,15 @@ fail:
 }
 
 struct remove_op {
-    struct redis_store *rs;
     char id[37];
     cd_store_cb cb;
     void *arg;
 };
 
-static void on_removed(redisAsyncContext *ac, void *reply, void *privdata)
+static void on_removed(struct call *c, redisReply *r)
 {
-    struct remove_op *op = privdata;
-    redisReply *r = reply;
-    struct cd_store *mem = op->rs->mem;
+    struct remove_op *op = c->op;
+    struct cd_store *mem = c->rs->mem;
     struct cd_session *s = mem->ops->get(mem, op->id, strlen(op->id));
     if (!r || r->type == REDIS_REPLY_ERROR || !s) {
         op->cb(op->arg, s ? CD_EUNAVAIL : CD_ENOTFOUND, NULL);
@@ -762,23 +1148,27 @@ static int r_remove_async(struct cd_store *st, const char *id, size_t idlen, cd_
     struct redis_store *rs = (struct redis_store *)st;
     if (!rs->mem->ops->get(rs->mem, id, idlen))
         return CD_ENOTFOUND;
-    if (rs->state != R_READY || !rs->ac)
+    if (rs->state != R_READY)
         return CD_EUNAVAIL;
     struct remove_op *op = calloc(1, sizeof(*op));
-    if (!op)
+    struct call *c = call_new(rs, SC_REMOVE, 10);
+    if (!op || !c || copy_part(op->id, sizeof(op->id), id, idlen) || call_arg(c, 2, "4", 1) ||
+        call_key(c, 3, "session", op->id) || call_key(c, 4, "doc", op->id) ||
+        call_key(c, 5, "log", op->id) || call_arg(c, 6, "collabd:sessions", 16) ||
+        call_arg(c, 7, op->id, strlen(op->id)) || call_channel(c, 8, op->id) ||
+        call_arg(c, 9, rs->nonce, strlen(rs->nonce))) {
+        free(op);
+        call_free(c);
         return CD_ENOMEM;
-    op->rs = rs;
-    snprintf(op->id, sizeof(op->id), "%.*s", (int)idlen, id);
+    }
     op->cb = cb;
     op->arg = arg;
-    if (redisAsyncCommand(rs->ac, NULL, NULL,
-                          "DEL collabd:session:{%s} collabd:doc:{%s} collabd:log:{%s}", op->id,
-                          op->id, op->id) != REDIS_OK ||
-        redisAsyncCommand(rs->ac, on_removed, op, "ZREM collabd:sessions %s", op->id) != REDIS_OK) {
+    c->op = op;
+    c->done = on_removed;
+    int rc = call_send(c);
+    if (rc)
         free(op);
-        return CD_EUNAVAIL;
-    }
-    return CD_OK;
+    return rc;
 }
 
 struct commit_op {
@@ -811,18 +1201,39 @@ static void compact(struct redis_store *rs, struct cd_session *s)
     call_send(c);
 }
 
+/* A commit at op->base found the stored version at v: apply the updates the mirror missed,
+ * sent back with the refusal, so the pusher can rebase over them at once; without them (the
+ * log was folded past base), load the session. */
+static void catch_up(struct redis_store *rs, const struct commit_op *op, const redisReply *r,
+                     uint64_t v)
+{
+    struct cd_session *s = rs->mem->ops->get(rs->mem, op->id, strlen(op->id));
+    const char **e = NULL;
+    size_t *l = NULL, n = 0;
+    if (!s || v <= cd_auth_version(s->auth))
+        return;
+    if (r->elements == 3 && !reply_strings(r->element[2], 0, &e, &l, &n) && n == v - op->base)
+        apply_stored(rs, s, op->base, e, l, n);
+    free((void *)e);
+    free(l);
+    if (cd_auth_version(s->auth) < v)
+        fetch_session(rs, op->id, v);
+}
+
 static void on_committed(struct call *c, redisReply *r)
 {
     struct commit_op *op = c->op;
     struct redis_store *rs = c->rs;
     int rc = CD_EUNAVAIL;
     uint64_t v = 0;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+    if (r && r->type == REDIS_REPLY_ARRAY && (r->elements == 2 || r->elements == 3) &&
         r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER) {
         long long code = r->element[0]->integer;
         v = (uint64_t)r->element[1]->integer;
         rc = code == 0 ? CD_OK : code == -1 ? CD_ECONFLICT : CD_ENOTFOUND;
     }
+    if (rc == CD_ECONFLICT)
+        catch_up(rs, op, r, v);
     op->cb(op->arg, rc, v);
     if (!rc) {
         /* fold the log into a snapshot each time it grows past another history_max updates */
@@ -842,13 +1253,14 @@ static int r_commit(struct cd_store *st, struct cd_session *sess, uint64_t base,
     if (rs->state != R_READY)
         return CD_EUNAVAIL;
     struct commit_op *op = calloc(1, sizeof(*op));
-    struct call *c = call_new(rs, SC_COMMIT, 8 + (int)n);
+    struct call *c = call_new(rs, SC_COMMIT, 9 + (int)n);
     if (!op || !c || call_arg(c, 2, "3", 1) || call_key(c, 3, "session", sess->id) ||
         call_key(c, 4, "doc", sess->id) || call_key(c, 5, "log", sess->id) ||
-        call_argu(c, 6, base) || call_argu(c, 7, (unsigned long long)rs->ttl))
+        call_argu(c, 6, base) || call_argu(c, 7, (unsigned long long)rs->ttl) ||
+        call_channel(c, 8, sess->id))
         goto fail;
     for (size_t i = 0; i < n; i++)
-        if (call_arg(c, 8 + (int)i, entries[i], lens[i]))
+        if (call_arg(c, 9 + (int)i, entries[i], lens[i]))
             goto fail;
     memcpy(op->id, sess->id, sizeof(op->id));
     op->base = base;
@@ -913,31 +1325,44 @@ static const char *r_status_detail(struct cd_store *st)
     return ((struct redis_store *)st)->detail;
 }
 
+static void link_shutdown(struct link *l)
+{
+    uv_timer_stop(&l->timer);
+    uv_close((uv_handle_t *)&l->timer, NULL);
+    if (l->ac && l->connecting) {
+        /* no reply may ever come (see CONNECT_TIMEOUT_MS): free it now, inside the loop */
+        redisAsyncContext *ac = l->ac;
+        l->ac = NULL;
+        redisAsyncFree(ac);
+    } else if (l->ac) {
+        redisAsyncDisconnect(l->ac); /* pending calls get their replies first */
+    }
+}
+
 static void r_shutdown(struct cd_store *st)
 {
     struct redis_store *rs = (struct redis_store *)st;
     if (rs->stopping)
         return;
     rs->stopping = 1;
-    uv_timer_stop(&rs->timer);
-    uv_close((uv_handle_t *)&rs->timer, NULL);
-    if (rs->ac && rs->state == R_CONNECTING) {
-        /* no reply may ever come (see CONNECT_TIMEOUT_MS): free it now, inside the loop */
-        redisAsyncContext *ac = rs->ac;
-        rs->ac = NULL;
-        redisAsyncFree(ac);
-    } else if (rs->ac) {
-        redisAsyncDisconnect(rs->ac); /* pending calls get their replies first */
-    }
+    link_shutdown(&rs->cmd);
+    link_shutdown(&rs->sub);
 }
 
 static void r_destroy(struct cd_store *st)
 {
     struct redis_store *rs = (struct redis_store *)st;
-    if (rs->ac) {
-        redisAsyncContext *ac = rs->ac;
-        rs->ac = NULL;
-        redisAsyncFree(ac);
+    struct link *links[2] = {&rs->cmd, &rs->sub};
+    for (int i = 0; i < 2; i++)
+        if (links[i]->ac) {
+            redisAsyncContext *ac = links[i]->ac;
+            links[i]->ac = NULL;
+            redisAsyncFree(ac);
+        }
+    while (rs->fetches) {
+        struct fetch *f = rs->fetches;
+        rs->fetches = f->next;
+        free(f);
     }
     cd_store_free(rs->mem);
     free(rs);
@@ -983,8 +1408,15 @@ struct cd_store *cd_store_redis_new(struct uv_loop_s *loop, const char *url, lon
     rs->loop = loop;
     rs->ttl = ttl_s;
     snprintf(rs->detail, sizeof(rs->detail), "connecting");
-    uv_timer_init(loop, &rs->timer);
-    rs->timer.data = rs;
-    do_connect(rs);
+    cd_uuid_v4(rs->nonce);
+    snprintf(rs->channel, sizeof(rs->channel), "collabd:%ld:room:", rs->db);
+    struct link *links[2] = {&rs->cmd, &rs->sub};
+    for (int i = 0; i < 2; i++) {
+        links[i]->rs = rs;
+        links[i]->sub = i;
+        uv_timer_init(loop, &links[i]->timer);
+        links[i]->timer.data = links[i];
+        do_connect(links[i]);
+    }
     return &rs->base;
 }

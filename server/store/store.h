@@ -38,8 +38,11 @@ struct uv_loop_s;
  * CD_EUNAVAIL (the store cannot make it durable now; retry later), CD_ELIMIT, CD_ENOTFOUND. */
 typedef void (*cd_store_cb)(void *arg, int rc, struct cd_session *s);
 /* Completion of a commit: rc 0 when the updates were appended at base (version is then the new
- * version); CD_ECONFLICT when the stored version moved to `version` first (rebase over the
- * missed updates and commit again); CD_ENOTFOUND (session gone); CD_EUNAVAIL. */
+ * version; a store shared by several instances may have applied them to the authority already,
+ * through hooks.applied, if it heard its own publication before the answer: the authority's
+ * version then tells); CD_ECONFLICT when the stored version moved to `version` first (the
+ * store applies the missed updates it was sent back before calling: rebase over them and commit
+ * again); CD_ENOTFOUND (session gone); CD_EUNAVAIL. */
 typedef void (*cd_store_commit_cb)(void *arg, int rc, uint64_t version);
 
 struct cd_store_ops {
@@ -71,14 +74,25 @@ struct cd_store_ops {
     void (*shutdown)(struct cd_store *s); /* close connections and handles, inside the loop */
 };
 
+/* What a store shared by several instances (Redis) tells the rooms of this one. Each hook
+ * may be NULL; all run on the event-loop thread, never inside a store call. */
+struct cd_store_hooks {
+    /* The store replaced s's authority with the one it holds (after a reconnect, when the
+     * stored history is not a continuation of the mirror's): the room must re-sync. */
+    void (*reset)(void *arg, struct cd_session *s);
+    /* Updates first .. first + n - 1 (versions first + 1 .. first + n), committed by another
+     * instance or by this one, were applied to s's authority: broadcast them. */
+    void (*applied)(void *arg, struct cd_session *s, uint64_t first, size_t n);
+    /* Another instance deleted s; the record is freed when this returns. */
+    void (*removed)(void *arg, struct cd_session *s);
+    void *arg;
+};
+
 struct cd_store {
     const struct cd_store_ops *ops;
     size_t max_sessions;
     struct cd_auth_limits limits; /* for the authority of each new session */
-    /* Called when a store replaces a session's authority with the one it holds (the Redis
-     * store after a reconnect, when the versions differ): the room must re-sync. */
-    void (*reset_cb)(void *arg, struct cd_session *s);
-    void *reset_arg;
+    struct cd_store_hooks hooks;
 };
 
 /* A new memory store holding at most max_sessions sessions, whose documents and histories

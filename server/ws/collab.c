@@ -10,6 +10,7 @@
  * missed updates (one at a time) and sent again.
  */
 #include "collab.h"
+#include "run.h"
 #include "audit/stats.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -312,6 +313,11 @@ static void on_committed(void *arg, int rc, uint64_t version)
         return;
     }
     if (rc == CD_OK) {
+        if (cd_auth_version(a) >= version && version > op->base) {
+            /* applied and broadcast already: the store heard its own publication first */
+            push_op_free(op);
+            return;
+        }
         if (cd_auth_version(a) != op->base) { /* the store and the mirror disagree */
             cd_logf(CD_LOG_ERROR, NULL, "push: session %s stored at %llu, held at %llu", s->id,
                     (unsigned long long)op->base, (unsigned long long)cd_auth_version(a));
@@ -330,9 +336,10 @@ static void on_committed(void *arg, int rc, uint64_t version)
         push_op_free(op);
         return;
     }
-    /* CD_ECONFLICT: the stored version moved to `version`; the mirror holds those updates
-     * (one instance: every accepted update was applied before this answer arrived). */
-    if (version != cd_auth_version(a) || ++op->tries > CD_COMMIT_TRIES) {
+    /* CD_ECONFLICT: the stored version moved to `version`; the store applied the updates the
+     * mirror missed (sent back with the refusal) before answering. The mirror may be further
+     * on still: publications of later commits can overtake this answer. */
+    if (version > cd_auth_version(a) || ++op->tries > CD_COMMIT_TRIES) {
         push_refused(op, s, "stale", "the document moved on; pull and push again");
         return;
     }
@@ -409,12 +416,34 @@ fail:
     return rc;
 }
 
-void cd_collab_store_reset(void *arg, struct cd_session *s)
+static void store_reset(void *arg, struct cd_session *s)
 {
     (void)arg;
     struct cd_room *r = s->room;
     for (struct cd_conn *c = r ? r->head : NULL; c; c = c->next)
         cd_conn_close_after_flush(c, CD_CLOSE_GOING_AWAY, "re-synced from the store: reconnect");
+}
+
+static void store_applied(void *arg, struct cd_session *s, uint64_t first, size_t n)
+{
+    struct cd_server *srv = arg;
+    broadcast_accepted(s->room, s->auth, first, n);
+    srv->n.updates_relayed += n;
+}
+
+static void store_removed(void *arg, struct cd_session *s)
+{
+    struct cd_server *srv = arg;
+    cd_room_session_deleted(s);
+    cd_run_session_deleted(srv, s->id); /* its runs end, its Python context goes */
+}
+
+void cd_collab_store_hooks(struct cd_server *srv, struct cd_store_hooks *h)
+{
+    h->reset = store_reset;
+    h->applied = store_applied;
+    h->removed = store_removed;
+    h->arg = srv;
 }
 
 int cd_collab_on_push(struct cd_conn *c, const cJSON *msg, const cJSON *ref)

@@ -20,8 +20,10 @@ int cd_collab_send_sync(struct cd_conn *c, struct cd_session *s, int64_t from);
 int cd_collab_on_push(struct cd_conn *c, const cJSON *msg, const cJSON *ref);
 int cd_collab_on_pull(struct cd_conn *c, const cJSON *msg, const cJSON *ref);
 int cd_collab_on_cursor(struct cd_conn *c, const cJSON *msg, const cJSON *ref);
-/* The store replaced session s's document with the one it holds (struct cd_store reset_cb;
- * arg unused): every client of the room is closed with 1001 so that it reconnects and syncs. */
-void cd_collab_store_reset(void *arg, struct cd_session *s);
+/* The store hooks of srv's rooms (store.h): a session whose document the store replaced has
+ * every client closed with 1001 so that it reconnects and syncs; updates another instance
+ * committed are broadcast like local ones (cursors mapped); a session deleted elsewhere is
+ * closed as a local delete would (4000) and its runs end. */
+void cd_collab_store_hooks(struct cd_server *srv, struct cd_store_hooks *h);
 
 #endif

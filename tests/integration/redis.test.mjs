@@ -10,34 +10,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, api, createSession, Client } from './lib/server.mjs';
-import { Redis, startRedis, freePort, redisBin } from './lib/redis.mjs';
+import { Redis, startRedis, freePort, redisBin, waitHealth, startOn, document } from './lib/redis.mjs';
 import { Editor, mulberry32 } from './lib/cmclient.mjs';
 import { expectRest, expectMessage } from './lib/schema.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const redisArgs = (redis, extra = []) => ['--store', 'redis', '--redis-url', redis.url, ...extra];
-
-async function waitHealth(srv, status, timeoutMs = 10000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const h = await api(srv, 'GET', '/health');
-    if (h.json.store.status === status) return h;
-    if (Date.now() > deadline) throw new Error(`health never became ${status}: ${h.text}`);
-    await sleep(20);
-  }
-}
-
-// collabd on the Redis store, once it has connected and loaded
-async function startOn(redis, extra = []) {
-  const srv = await startServer(redisArgs(redis, extra));
-  await waitHealth(srv, 'ok');
-  return srv;
-}
-
-async function document(srv, id) {
-  const r = await api(srv, 'GET', `/sessions/${id}/document`);
-  return { status: r.status, text: r.text, version: Number(r.headers.get('x-collabd-version')) };
-}
 
 async function syncOf(srv, id, q = '') {
   const c = await Client.open(srv, id, `?userId=checker${q}`);

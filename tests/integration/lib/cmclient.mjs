@@ -25,7 +25,7 @@ export class Editor {
   constructor(srv, sessionId, { clientID, rng, maxLatency = 0 }) {
     this.srv = srv; this.sessionId = sessionId; this.clientID = clientID;
     this.rng = rng; this.maxLatency = maxLatency;
-    this.state = null; this.ws = null; this.inFlight = false; this.edits = 0;
+    this.state = null; this.ws = null; this.inFlight = false; this.edits = 0; this.duplicates = 0;
     this.errors = []; this.inTail = Promise.resolve(); this.outTail = Promise.resolve();
     this.online = false; this.closedByUs = false; this.connecting = null;
   }
@@ -85,7 +85,7 @@ export class Editor {
     let own = false;
     updates.forEach((u, i) => {
       const v = from + i, synced = getSyncedVersion(this.state);
-      if (v < synced) return; // already have it
+      if (v < synced) { this.duplicates++; return; } // already have it
       if (v > synced) { this.errors.push(`gap: got ${v}, at ${synced}`); return; }
       if (u.clientID === this.clientID) own = true;
       this.state = this.state.update(receiveUpdates(this.state, [{ changes: ChangeSet.fromJSON(u.changes), clientID: u.clientID }])).state;

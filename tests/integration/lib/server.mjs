@@ -1,6 +1,10 @@
 // Test harness: starts the real collabd binary on a free loopback port, with its own log
 // directory, and stops it (SIGTERM, expecting exit 0, which under ASan also means no leaks).
+// With --tls-cert the server speaks https/wss: pass { ca } (the PEM to trust) as the third
+// argument and api() and Client.open() use it. { wrap: ['strace', ...] } runs collabd under
+// that command (proc is then the wrapper).
 import { spawn } from 'node:child_process';
+import https from 'node:https';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -15,7 +19,7 @@ export const bin = process.env.COLLABD_BIN || join(repo, 'build', 'server', 'col
 
 // STORE=redis runs the server on the Redis store, each server with its own fresh redis-server
 // (stopped with it), unless the test chose a store itself.
-export async function startServer(args = [], env = {}) {
+export async function startServer(args = [], env = {}, { ca, wrap = [] } = {}) {
   let redis = null;
   if (process.env.STORE === 'redis' && !args.includes('--store')) {
     redis = await startRedis();
@@ -23,36 +27,32 @@ export async function startServer(args = [], env = {}) {
   }
   const logDir = mkdtempSync(join(tmpdir(), 'collabd-test-'));
   chmodSync(logDir, 0o711); // the Python workers (uid nobody under root) reach sandbox/ below it
-  const proc = spawn(bin, ['--port', '0', '--log-dir', logDir, '--log-stderr', '0',
+  const proc = spawn(wrap[0] || bin, [...wrap.slice(1), ...(wrap.length ? [bin] : []), '--port', '0', '--log-dir', logDir, '--log-stderr', '0',
     '--py-sandbox-dir', join(logDir, 'sandbox'),
     '--static-dir', join(repo, 'frontend', 'public'), '--protocol-dir', join(repo, 'protocol'),
     ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  let scheme = 'http';
   const port = await new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`collabd did not start: ${out} ${stderr}`)), 10000);
     proc.stdout.on('data', (d) => {
       out += d;
-      const m = out.match(/listening on http:\/\/[^:]+:(\d+)\//);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      const m = out.match(/listening on (https?):\/\/[^:]+:(\d+)\//);
+      if (m) { clearTimeout(timer); scheme = m[1]; resolve(Number(m[2])); }
     });
     exited.then((e) => { clearTimeout(timer); reject(new Error(`collabd exited ${JSON.stringify(e)}: ${stderr}`)); });
   });
-  if (redis) { // writes need the store: wait until collabd has connected
-    const deadline = Date.now() + 10000;
-    while ((await fetch(`http://127.0.0.1:${port}/health`)).status !== 200 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-  }
-  const base = `http://127.0.0.1:${port}`;
+  const base = `${scheme}://127.0.0.1:${port}`;
   const srv = {
-    port, base, ws: `ws://127.0.0.1:${port}`, proc, logDir, exited,
+    port, base, ws: `${scheme === 'https' ? 'wss' : 'ws'}://127.0.0.1:${port}`, ca, proc, logDir, exited,
     get stderr() { return stderr; },
     log() { try { return readFileSync(join(logDir, 'server.log'), 'utf8'); } catch { return ''; } },
     async stop({ expectCode = 0 } = {}) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const e = await Promise.race([exited, new Promise((r) => setTimeout(() => r({ timeout: true }), 15000))]);
+      const e = await Promise.race([exited, new Promise((r) => setTimeout(() => r({ timeout: true }), 15000).unref())]);
       if (e.timeout) { proc.kill('SIGKILL'); throw new Error('collabd did not stop within 15 s'); }
       rmSync(logDir, { recursive: true, force: true });
       if (redis) { await redis.stop(); redis.cleanup(); }
@@ -60,7 +60,30 @@ export async function startServer(args = [], env = {}) {
       return e;
     },
   };
+  if (redis) { // writes need the store: wait until collabd has connected
+    const deadline = Date.now() + 10000;
+    while ((await api(srv, 'GET', '/health')).status !== 200 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+  }
   return srv;
+}
+
+// fetch() cannot be told which CA to trust: HTTPS requests go through node:https instead.
+function httpsFetch(url, { method, headers, body }, ca) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, headers, ca }, (res) => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) h.set(k, [].concat(v).join(', '));
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode, headers: h, text: async () => text });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 export async function api(srv, method, path, { body, headers = {}, raw } = {}) {
@@ -69,7 +92,7 @@ export async function api(srv, method, path, { body, headers = {}, raw } = {}) {
     init.body = raw ? body : JSON.stringify(body);
     if (!raw && !init.headers['content-type']) init.headers['content-type'] = 'application/json';
   }
-  const res = await fetch(srv.base + path, init);
+  const res = srv.ca ? await httpsFetch(srv.base + path, init, srv.ca) : await fetch(srv.base + path, init);
   const text = await res.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
@@ -121,7 +144,7 @@ export class Client {
     });
   }
   static async open(srv, sessionId, query = '', opts = {}) {
-    const c = new Client(`${srv.ws}/ws/${sessionId}${query}`, opts);
+    const c = new Client(`${srv.ws}/ws/${sessionId}${query}`, srv.ca ? { ca: srv.ca, ...opts } : opts);
     await c.opened;
     return c;
   }

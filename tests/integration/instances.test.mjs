@@ -1,0 +1,203 @@
+// D3 with a real redis-server: several collabd instances share rooms through one Redis. Each
+// accepted update is published on the room's channel and relayed by every other instance to its
+// own clients, in version order, once each; sessions created or deleted on one instance appear
+// or go on the others; an instance killed with SIGKILL, Redis restarted, or a subscriber
+// connection cut lose nothing that was acknowledged.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { api, createSession, Client } from './lib/server.mjs';
+import { startRedis, waitHealth, startOn, document } from './lib/redis.mjs';
+import { Editor, mulberry32 } from './lib/cmclient.mjs';
+import { expectRest } from './lib/schema.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const fast = ['--rate-limit', '100000', '--rate-burst', '100000', '--history-max', '20000'];
+
+async function withRedis(opts, fn) {
+  const redis = await startRedis(opts);
+  const servers = [];
+  try {
+    await fn(redis, servers);
+  } finally {
+    for (const s of servers) { // a killed instance has exited already
+      const alive = s.proc.exitCode === null && s.proc.signalCode === null;
+      await s.stop(alive ? {} : { expectCode: null });
+    }
+    await redis.stop();
+    redis.cleanup();
+  }
+}
+
+// The document an instance holds, as the exact JavaScript string of a sync (lone surrogates kept)
+async function held(srv, id) {
+  const c = await Client.open(srv, id, '?userId=checker');
+  const { doc, version } = await c.next('sync');
+  await c.close();
+  return { doc, version };
+}
+
+async function until(what, fn, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await sleep(20);
+  }
+}
+
+// Every editor online, nothing pending, all at the stored version; then the same text everywhere.
+async function settle(eds, srvs, sessionId, pick, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await Promise.all(eds.filter((e) => !e.online).map((e) => { e.srv = pick(); return e.connect(); }));
+    eds.forEach((e) => e.flush());
+    const info = (await api(srvs[0], 'GET', `/sessions/${sessionId}`)).json;
+    if (eds.every((e) => e.online && !e.pending() && e.synced() === info.version)) return info;
+    assert.ok(Date.now() < deadline, `settled in time: versions ${eds.map((e) => e.synced())}, stored ${info.version}`);
+    await sleep(20);
+  }
+}
+
+for (const n of [2, 3]) {
+  test(`${n} instances on one Redis: 6 CodeMirror editors spread over them converge, every edit accepted once`, async () => {
+    await withRedis({}, async (redis, srvs) => {
+      for (let i = 0; i < n; i++) srvs.push(await startOn(redis, fast));
+      const rng = mulberry32(n);
+      const pick = () => srvs[Math.floor(rng() * srvs.length)];
+      const s = await createSession(srvs[0]);
+      for (const srv of srvs) await until('the session is on every instance', async () => (await api(srv, 'GET', `/sessions/${s.id}`)).status === 200);
+      const eds = Array.from({ length: 6 }, (_, i) => new Editor(srvs[i % n], s.id, { clientID: `n${n}e${i}`, rng: mulberry32(n * 100 + i), maxLatency: 10 }));
+      await Promise.all(eds.map((e) => e.connect()));
+      const edits = 6 * 60;
+      for (let k = 0; k < edits; k++) {
+        const e = eds[Math.floor(rng() * eds.length)];
+        e.edit();
+        // now and then an editor drops and comes back on another instance
+        if (rng() < 0.02 && e.online) { e.disconnect(); setTimeout(() => { e.srv = pick(); e.connect().catch((err) => e.errors.push(String(err))); }, 30); }
+        if (rng() > 0.8) await sleep(1);
+      }
+      const info = await settle(eds, srvs, s.id, pick);
+      assert.deepEqual(eds.flatMap((e) => e.errors), []);
+      assert.equal(info.version, edits, 'each edit accepted exactly once');
+      assert.deepEqual(eds.map((e) => e.duplicates), eds.map(() => 0), 'no update delivered twice');
+      const text = eds[0].text();
+      for (const e of eds) assert.equal(e.text(), text);
+      for (const srv of srvs) assert.deepEqual(await held(srv, s.id), { doc: text, version: edits }, 'every instance holds the document');
+      for (const srv of srvs) {
+        const h = await api(srv, 'GET', '/health');
+        expectRest('Health', h.json);
+        assert.ok(h.json.counts.updatesRelayed > 0, 'each instance relayed updates committed elsewhere');
+      }
+      eds.forEach((e) => e.disconnect());
+    });
+  });
+}
+
+test('sessions created and deleted on one instance appear and go on the others', async () => {
+  await withRedis({}, async (redis, srvs) => {
+    srvs.push(await startOn(redis), await startOn(redis));
+    const [a, b] = srvs;
+    const s = await createSession(a, { language: 'python', content: 'print(1)\n' });
+    const got = await until('created on a, readable on b', async () => {
+      const r = await api(b, 'GET', `/sessions/${s.id}`);
+      return r.status === 200 && r.json;
+    });
+    assert.equal(got.language, 'python');
+    assert.deepEqual((await api(b, 'GET', '/sessions')).json.sessions.map((x) => x.id), [s.id]);
+    const onA = await Client.open(a, s.id, '?userId=x');
+    const onB = await Client.open(b, s.id, '?userId=y');
+    assert.equal((await onA.next('sync')).doc, 'print(1)\n');
+    assert.equal((await onB.next('sync')).doc, 'print(1)\n');
+    onB.send({ type: 'push', version: 0, updates: [{ clientID: 'cy', changes: [9, [0, 'x = 2', '']] }] });
+    const ua = await onA.next('update');
+    assert.deepEqual([ua.version, ua.clientID], [1, 'cy'], 'a push on b reaches a client of a');
+    assert.equal((await onB.next('update')).version, 1, 'and is confirmed on b');
+    assert.equal((await api(a, 'DELETE', `/sessions/${s.id}`)).status, 204);
+    assert.equal((await onB.closed).code, 4000, 'b closes its clients of the deleted session');
+    assert.equal((await onA.closed).code, 4000);
+    await until('gone on b', async () => (await api(b, 'GET', `/sessions/${s.id}`)).status === 404);
+    assert.deepEqual((await api(b, 'GET', '/sessions')).json.sessions, []);
+  });
+});
+
+test('an instance killed with SIGKILL: its editors resume on another, nothing acknowledged lost', async () => {
+  await withRedis({}, async (redis, srvs) => {
+    srvs.push(await startOn(redis, fast), await startOn(redis, fast));
+    const rng = mulberry32(7);
+    const s = await createSession(srvs[0]);
+    await until('on b', async () => (await api(srvs[1], 'GET', `/sessions/${s.id}`)).status === 200);
+    const eds = Array.from({ length: 4 }, (_, i) => new Editor(srvs[i % 2], s.id, { clientID: `k${i}`, rng: mulberry32(70 + i), maxLatency: 5 }));
+    await Promise.all(eds.map((e) => e.connect()));
+    for (let k = 0; k < 200; k++) { eds[Math.floor(rng() * 4)].edit(); if (rng() > 0.7) await sleep(1); }
+    const victim = srvs[0];
+    victim.proc.kill('SIGKILL');
+    await victim.exited;
+    srvs[0] = await startOn(redis, fast); // a replacement comes up meanwhile
+    for (let k = 0; k < 200; k++) { eds[Math.floor(rng() * 4)].edit(); if (rng() > 0.7) await sleep(1); }
+    for (const e of eds) e.errors = e.errors.filter((x) => x !== 'closed 1006'); // the killed instance's sockets
+    const info = await settle(eds, srvs, s.id, () => srvs[Math.floor(rng() * 2)]);
+    assert.deepEqual(eds.flatMap((e) => e.errors), []);
+    assert.equal(info.version, 400, 'every edit typed, before and after the kill, accepted exactly once');
+    const text = eds[0].text();
+    for (const e of eds) assert.equal(e.text(), text);
+    for (const srv of srvs) assert.equal((await held(srv, s.id)).doc, text);
+    await victim.stop({ expectCode: null }); // its log directory
+  });
+});
+
+test('Redis restarted under two instances: writes refused meanwhile, then both resume and re-sync', async () => {
+  await withRedis({ aof: true }, async (redis, srvs) => {
+    srvs.push(await startOn(redis), await startOn(redis));
+    const [a, b] = srvs;
+    const s = await createSession(a, { content: 'base\n' });
+    await until('on b', async () => (await api(b, 'GET', `/sessions/${s.id}`)).status === 200);
+    const ca = await Client.open(a, s.id, '?userId=a');
+    const cb = await Client.open(b, s.id, '?userId=b');
+    await ca.next('sync'); await cb.next('sync');
+    ca.send({ type: 'push', version: 0, updates: [{ clientID: 'ca', changes: [[0, 'one '], 5] }] });
+    assert.equal((await ca.next('update')).version, 1);
+    assert.equal((await cb.next('update')).version, 1);
+    await redis.kill();
+    await waitHealth(a, 'degraded'); await waitHealth(b, 'degraded');
+    cb.send({ type: 'push', version: 1, updates: [{ clientID: 'cb', changes: [[0, 'lost? '], 9] }] });
+    assert.equal((await cb.next('error')).code, 'store_unavailable');
+    await redis.start();
+    await waitHealth(a, 'ok'); await waitHealth(b, 'ok');
+    cb.send({ type: 'push', version: 1, updates: [{ clientID: 'cb', changes: [[0, 'two '], 9] }] });
+    const u = await ca.next('update');
+    assert.deepEqual([u.version, u.clientID], [2, 'cb'], 'relaying works again after the restart');
+    for (const srv of srvs) assert.deepEqual(await document(srv, s.id), { status: 200, text: 'two one base\n', version: 2 });
+    await ca.close(); await cb.close();
+  });
+});
+
+test('a cut subscriber connection: the instance reloads and relays what it missed, in order, without resetting its room', async () => {
+  await withRedis({}, async (redis, srvs) => {
+    srvs.push(await startOn(redis), await startOn(redis));
+    const [a, b] = srvs;
+    const s = await createSession(a);
+    await until('on b', async () => (await api(b, 'GET', `/sessions/${s.id}`)).status === 200);
+    const ca = await Client.open(a, s.id, '?userId=a');
+    const cb = await Client.open(b, s.id, '?userId=b');
+    await ca.next('sync'); await cb.next('sync');
+    const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
+    // both subscribers go; pushes on a keep being accepted while they reconnect
+    assert.ok(Number(cli('CLIENT', 'KILL', 'TYPE', 'pubsub')) >= 2);
+    let len = 0;
+    for (let v = 0; v < 20; v++) {
+      ca.send({ type: 'push', version: v, updates: [{ clientID: 'ca', changes: len ? [len, [0, `${v};`]] : [[0, `${v};`]] }] });
+      assert.equal((await ca.next('update')).version, v + 1);
+      len += String(v).length + 1;
+      if (v % 5 === 0) await sleep(60);
+    }
+    const seen = [];
+    while (seen.length < 20) seen.push((await cb.next('update', 10000)).version);
+    assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => i + 1), 'every update reached b, in order, once');
+    assert.equal(cb.ws.readyState, 1, 'b kept its client (no reset)');
+    const want = Array.from({ length: 20 }, (_, i) => `${i};`).join('');
+    assert.equal((await document(b, s.id)).text, want);
+    await ca.close(); await cb.close();
+  });
+});
