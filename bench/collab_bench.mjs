@@ -4,7 +4,7 @@
 // prints side-by-side tables with ratios and writes bench/RESULTS.md. Started by
 // bench/collab_bench.sh (which builds, installs the peers and raises ulimit -n).
 //
-//   node bench/collab_bench.mjs [--quick] [--runs N] [--only kind,kind] [--two-instances]
+//   node bench/collab_bench.mjs [--quick] [--runs N] [--only kind,kind]
 //
 // Load shapes (bench/README.md says what each figure means): pair programming (rooms of 2-4
 // editors typing 8 keys/s each, more rooms until p99 > 10 ms), a classroom (one room of 100 and
@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRedis } from '../tests/integration/lib/redis.mjs';
+import { startRedis } from '../tests/integration/lib/redis-server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -53,18 +53,17 @@ function log(...a) { console.error(`[bench ${((Date.now() - tStart) / 1000).toFi
 // ---------- the servers ----------
 // proto: what loadgen speaks to it; yjs: the server only relays Yjs updates (no authority).
 // 'collabd-redis-2x': two collabd on one Redis, every room's editors split over both (loadgen
-// --url2: odd editors on the second). Cross-instance relay (pub/sub) is not on main yet, so it
-// runs only with --two-instances; when the relay lands, drop `disabled` below.
+// --url2: odd editors on the second), so every update crosses Redis pub/sub to reach half the
+// room. Both instances share CPU 0 with redis-server; their CPU and RSS are summed.
 const KINDS = {
   collabd: { proto: 'collab', label: 'collabd' },
   'collabd-redis': { proto: 'collab', label: 'collabd Redis', redis: true },
-  'collabd-redis-2x': { proto: 'collab', label: 'collabd Redis, 2 instances', redis: true, two: true, disabled: 'cross-instance relay (pub/sub) not on main yet' },
+  'collabd-redis-2x': { proto: 'collab', label: 'collabd Redis, 2 instances', redis: true, two: true },
   node: { proto: 'collab', label: 'Node authority' },
   'y-websocket': { proto: 'ywebsocket', label: 'y-websocket', yjs: true },
   hocuspocus: { proto: 'hocuspocus', label: 'Hocuspocus', yjs: true },
 };
 const only = argOf('--only')?.split(',');
-if (argv.includes('--two-instances')) delete KINDS['collabd-redis-2x'].disabled;
 const servers = Object.keys(KINDS).filter((k) => !KINDS[k].disabled && (!only || only.includes(k)));
 const peers = servers.filter((k) => k !== 'collabd');
 
@@ -351,7 +350,7 @@ const FIGS = [
   [`(5) RSS bytes per room (${IDLE_ROOMS} rooms of 1, minus a connection)`, 'idle', (x) => x.rooms.bytes_per_conn_from_start - x.conns.bytes_per_conn],
 ];
 const statOf = (sec, kind, f) => stat(perRun(sec, kind, f));
-const shortName = { 'collabd-redis': 'redis', 'collabd-redis-2x': 'redis 2x', node: 'node', 'y-websocket': 'y-ws†', hocuspocus: 'hocus†' };
+const shortName = { 'collabd-redis': 'redis', 'collabd-redis-2x': 'redis 2 inst.', node: 'node', 'y-websocket': 'y-ws†', hocuspocus: 'hocus†' };
 const header = ['figure', ...servers.map((k) => KINDS[k].label + (KINDS[k].yjs ? ' †' : '')), ...peers.map((k) => `collabd ÷ ${shortName[k]}`)];
 const mdRows = FIGS.map(([name, sec, f]) => {
   const st = Object.fromEntries(servers.map((k) => [k, statOf(sec, k, f)]));
