@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # collab_bench.sh: build collabd, doc_bench and loadgen (build-release), install the peers'
 # packages (git-ignored node_modules, from the committed locks), then run bench/collab_bench.mjs:
-# the same load against collabd (memory, Redis, two instances on Redis), the Node authority, y-websocket and Hocuspocus,
-# side-by-side tables on stdout, figures in bench/RESULTS.md. About 22 minutes (--quick: 5).
+# the same load against collabd (memory, Redis, two instances on one Redis), the Node authority,
+# y-websocket and Hocuspocus; side-by-side tables on stdout, figures in bench/RESULTS.md.
+# About 22 minutes (--quick: 5).
 #   bench/collab_bench.sh [--quick] [--runs N] [--only collabd,node,...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
