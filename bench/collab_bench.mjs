@@ -253,14 +253,14 @@ async function big() {
 }
 // (5) idle memory: per connection (100 rooms of 100), per room (2,000 rooms of 1)
 async function idle() {
+  const one = Object.fromEntries(servers.map((k) => [k, {}]));
   await section('idle', async (kind, s) => {
-    const conns = await loadgen(s, ['--idle', '--rooms', String(IDLE_CONNS.rooms), '--editors', String(IDLE_CONNS.editors)], 200);
-    results.idle[kind].push({ conns });
+    one[kind].conns = await loadgen(s, ['--idle', '--rooms', String(IDLE_CONNS.rooms), '--editors', String(IDLE_CONNS.editors)], 200);
   });
   await section('idle-rooms', async (kind, s) => {
-    const rooms = await loadgen(s, ['--idle', '--rooms', String(IDLE_ROOMS), '--editors', '1'], 200);
-    results.idle[kind][results.idle[kind].length - 1].rooms = rooms;
+    one[kind].rooms = await loadgen(s, ['--idle', '--rooms', String(IDLE_ROOMS), '--editors', '1'], 200);
   });
+  for (const k of servers) results.idle[k].push(one[k]);
 }
 
 // ---------- the run ----------
