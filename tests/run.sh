@@ -20,7 +20,7 @@ stage "protocol: every schema, example and OpenAPI document checked"
 stage "style: clang-format and banned functions"
 mapfile -t csrc < <(git ls-files -co --exclude-standard 'server/*.c' 'server/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'tests/fuzz/*.c' 'bench/*.c' | sort -u)
 clang-format --dry-run -Werror "${csrc[@]}"
-if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strncpy|atoi|atol|strtok|gets)\s*\(' server --include='*.c' --include='*.h'; then
+if grep -rnE '\b(sprintf|vsprintf|strcpy|strcat|strncpy|atoi|atol|strtok|gets)\s*\(' server bench tests/unit tests/fuzz --include='*.c' --include='*.h'; then
   echo "banned function used (see STYLE.md rule 8)" >&2
   exit 1
 fi
