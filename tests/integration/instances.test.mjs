@@ -47,6 +47,19 @@ async function until(what, fn, timeoutMs = 10000) {
   }
 }
 
+// Two instances on redis, a session created on the first and known to the second, and one
+// client on each, synced.
+async function pairOn(redis, srvs, { extra = [], body } = {}) {
+  srvs.push(await startOn(redis, extra), await startOn(redis, extra));
+  const [a, b] = srvs;
+  const s = await createSession(a, body);
+  await until('on b', async () => (await api(b, 'GET', `/sessions/${s.id}`)).status === 200);
+  const ca = await Client.open(a, s.id, '?userId=a');
+  const cb = await Client.open(b, s.id, '?userId=b');
+  await ca.next('sync'); await cb.next('sync');
+  return { a, b, s, ca, cb };
+}
+
 // Every editor online, nothing pending, all at the stored version; then the same text everywhere.
 async function settle(eds, srvs, sessionId, pick, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
@@ -149,13 +162,7 @@ test('an instance killed with SIGKILL: its editors resume on another, nothing ac
 
 test('Redis restarted under two instances: writes refused meanwhile, then both resume and re-sync', async () => {
   await withRedis({ aof: true }, async (redis, srvs) => {
-    srvs.push(await startOn(redis), await startOn(redis));
-    const [a, b] = srvs;
-    const s = await createSession(a, { content: 'base\n' });
-    await until('on b', async () => (await api(b, 'GET', `/sessions/${s.id}`)).status === 200);
-    const ca = await Client.open(a, s.id, '?userId=a');
-    const cb = await Client.open(b, s.id, '?userId=b');
-    await ca.next('sync'); await cb.next('sync');
+    const { a, b, s, ca, cb } = await pairOn(redis, srvs, { body: { content: 'base\n' } });
     ca.send({ type: 'push', version: 0, updates: [{ clientID: 'ca', changes: [[0, 'one '], 5] }] });
     assert.equal((await ca.next('update')).version, 1);
     assert.equal((await cb.next('update')).version, 1);
@@ -175,13 +182,7 @@ test('Redis restarted under two instances: writes refused meanwhile, then both r
 
 test('a cut subscriber connection: the instance reloads and relays what it missed, in order, without resetting its room', async () => {
   await withRedis({}, async (redis, srvs) => {
-    srvs.push(await startOn(redis), await startOn(redis));
-    const [a, b] = srvs;
-    const s = await createSession(a);
-    await until('on b', async () => (await api(b, 'GET', `/sessions/${s.id}`)).status === 200);
-    const ca = await Client.open(a, s.id, '?userId=a');
-    const cb = await Client.open(b, s.id, '?userId=b');
-    await ca.next('sync'); await cb.next('sync');
+    const { b, s, ca, cb } = await pairOn(redis, srvs);
     const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
     // both subscribers go; pushes on a keep being accepted while they reconnect
     assert.ok(Number(cli('CLIENT', 'KILL', 'TYPE', 'pubsub')) >= 2);
@@ -204,13 +205,7 @@ test('a cut subscriber connection: the instance reloads and relays what it misse
 
 test('a push of more updates than --history-max reaches the other instance whole, in order', async () => {
   await withRedis({}, async (redis, srvs) => {
-    srvs.push(await startOn(redis, ['--history-max', '2']), await startOn(redis, ['--history-max', '2']));
-    const [a, b] = srvs;
-    const s = await createSession(a);
-    await until('on b', async () => (await api(b, 'GET', `/sessions/${s.id}`)).status === 200);
-    const ca = await Client.open(a, s.id, '?userId=a');
-    const cb = await Client.open(b, s.id, '?userId=b');
-    await ca.next('sync'); await cb.next('sync');
+    const { b, s, ca, cb } = await pairOn(redis, srvs, { extra: ['--history-max', '2'] });
     const updates = ['1', '2', '3', '4', '5'].map((t, i) => ({ clientID: 'ca', changes: i ? [i, [0, t]] : [[0, t]] }));
     ca.send({ type: 'push', version: 0, updates });
     const seen = [];
