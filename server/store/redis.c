@@ -49,13 +49,13 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "internal.h"
+#include "redis_uv.h"
 #include "store.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/utf16.h"
 
 #include <cjson/cJSON.h>
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -991,7 +991,7 @@ static void do_connect(struct link *l)
         return;
     }
     ac->data = l;
-    if (redisLibuvAttach(ac, rs->loop) != REDIS_OK) {
+    if (cd_redis_uv_attach(ac, rs->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         schedule_reconnect(l);
         return;
