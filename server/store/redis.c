@@ -235,6 +235,15 @@ static int call_key(struct call *c, int i, const char *kind, const char *id)
     return call_arg(c, i, k, (size_t)n);
 }
 
+/* The session's three keys, session, doc and log, as argv[i..i+2]. */
+static int call_session_keys(struct call *c, int i, const char *id)
+{
+    return call_key(c, i, "session", id) || call_key(c, i + 1, "doc", id) ||
+                   call_key(c, i + 2, "log", id)
+               ? CD_ENOMEM
+               : CD_OK;
+}
+
 static int call_argu(struct call *c, int i, unsigned long long v)
 {
     char k[32];
@@ -299,6 +308,18 @@ static int call_send(struct call *c)
         return CD_EUNAVAIL;
     }
     return CD_OK;
+}
+
+/* Send c, whose completion done gets op (a plain allocation); on error both are freed and
+ * done is never called. */
+static int call_start(struct call *c, void (*done)(struct call *, redisReply *), void *op)
+{
+    c->op = op;
+    c->done = done;
+    int rc = call_send(c);
+    if (rc)
+        free(op);
+    return rc;
 }
 
 /* ---- URL ---- */
@@ -705,19 +726,13 @@ static int send_load(struct redis_store *rs, const char *id, size_t n, int reloa
     struct call *c = call_new(rs, SC_LOAD, 6);
     struct load_op *op = calloc(1, sizeof(*op));
     if (!c || !op || copy_part(op->id, sizeof(op->id), id, n) || call_arg(c, 2, "3", 1) ||
-        call_key(c, 3, "session", op->id) || call_key(c, 4, "doc", op->id) ||
-        call_key(c, 5, "log", op->id)) {
+        call_session_keys(c, 3, op->id)) {
         call_free(c);
         free(op);
         return CD_ENOMEM;
     }
     op->reload = reload;
-    c->op = op;
-    c->done = on_load;
-    int rc = call_send(c);
-    if (rc)
-        free(op);
-    return rc;
+    return call_start(c, on_load, op);
 }
 
 /* Load session id because Redis holds it at version want or later (a publication showed it);
@@ -1155,8 +1170,7 @@ static int r_remove_async(struct cd_store *st, const char *id, size_t idlen, cd_
     struct remove_op *op = calloc(1, sizeof(*op));
     struct call *c = call_new(rs, SC_REMOVE, 10);
     if (!op || !c || copy_part(op->id, sizeof(op->id), id, idlen) || call_arg(c, 2, "4", 1) ||
-        call_key(c, 3, "session", op->id) || call_key(c, 4, "doc", op->id) ||
-        call_key(c, 5, "log", op->id) || call_arg(c, 6, "collabd:sessions", 16) ||
+        call_session_keys(c, 3, op->id) || call_arg(c, 6, "collabd:sessions", 16) ||
         call_arg(c, 7, op->id, strlen(op->id)) || call_channel(c, 8, op->id) ||
         call_arg(c, 9, rs->nonce, strlen(rs->nonce))) {
         free(op);
@@ -1165,12 +1179,7 @@ static int r_remove_async(struct cd_store *st, const char *id, size_t idlen, cd_
     }
     op->cb = cb;
     op->arg = arg;
-    c->op = op;
-    c->done = on_removed;
-    int rc = call_send(c);
-    if (rc)
-        free(op);
-    return rc;
+    return call_start(c, on_removed, op);
 }
 
 struct commit_op {
@@ -1256,8 +1265,7 @@ static int r_commit(struct cd_store *st, struct cd_session *sess, uint64_t base,
         return CD_EUNAVAIL;
     struct commit_op *op = calloc(1, sizeof(*op));
     struct call *c = call_new(rs, SC_COMMIT, 9 + (int)n);
-    if (!op || !c || call_arg(c, 2, "3", 1) || call_key(c, 3, "session", sess->id) ||
-        call_key(c, 4, "doc", sess->id) || call_key(c, 5, "log", sess->id) ||
+    if (!op || !c || call_arg(c, 2, "3", 1) || call_session_keys(c, 3, sess->id) ||
         call_argu(c, 6, base) || call_argu(c, 7, (unsigned long long)rs->ttl) ||
         call_channel(c, 8, sess->id))
         goto fail;
@@ -1268,12 +1276,7 @@ static int r_commit(struct cd_store *st, struct cd_session *sess, uint64_t base,
     op->base = base;
     op->cb = cb;
     op->arg = arg;
-    c->op = op;
-    c->done = on_committed;
-    int rc = call_send(c);
-    if (rc)
-        free(op);
-    return rc;
+    return call_start(c, on_committed, op);
 fail:
     free(op);
     call_free(c);
