@@ -28,6 +28,8 @@
 #define CD_PUSH_UPDATES_MAX 100
 #define CD_CLIENT_ID_MAX    64
 #define CD_COMMIT_TRIES     50 /* store round trips of one push before it is refused as stale */
+/* The refusal of a push the store could not make durable (code store_unavailable). */
+#define STORE_DOWN "the session store is unreachable: nothing was saved; push again shortly"
 
 /* A JSON integer in [0, 2^53]; -1 otherwise. */
 static int64_t json_uint(const cJSON *v)
@@ -290,14 +292,16 @@ static int commit_start(struct push_op *op, struct cd_session *s)
     }
     if (!rc && !(rc = commit_send(op, s)))
         return CD_OK;
-    push_refused(op, s, rc == CD_EUNAVAIL ? "store_unavailable" : push_error_code(rc),
-                 rc == CD_EUNAVAIL ? "the session store is unreachable: nothing was saved; push "
-                                     "again shortly"
-                                   : err);
+    if (rc == CD_EUNAVAIL)
+        push_refused(op, s, "store_unavailable", STORE_DOWN);
+    else if (rc == CD_ENOMEM)
+        push_refused(op, s, "internal", "out of memory");
+    else
+        push_refused(op, s, push_error_code(rc), err);
     return rc;
 }
 
-/* The commit in flight for s is done: start the next waiting push, or mark s idle. */
+/* Start the next waiting push of s (the commit in flight, if any, is done), or mark s idle. */
 static void commit_next(struct cd_session *s)
 {
     struct commit_queue *q = s->commits;
@@ -380,8 +384,7 @@ static int commit_answered(struct push_op *op, struct cd_session *s, int rc, uin
         return 1;
     }
     if (rc == CD_EUNAVAIL) {
-        push_refused(op, s, "store_unavailable",
-                     "the session store is unreachable: nothing was saved; push again shortly");
+        push_refused(op, s, "store_unavailable", STORE_DOWN);
         return 1;
     }
     if (rc == CD_OK) {
@@ -427,10 +430,7 @@ static int push_durable(struct cd_conn *c, struct cd_auth *a, uint64_t base, str
     struct push_op *op = NULL;
     int rc = cd_store_status(c->srv->store);
     if (rc) {
-        cd_conn_send_error(c, "store_unavailable",
-                           "the session store is unreachable: nothing was saved; push again "
-                           "shortly",
-                           ref);
+        cd_conn_send_error(c, "store_unavailable", STORE_DOWN, ref);
         goto fail;
     }
     rc = cd_auth_prepare(a, base, u, n, reject, &m, err, sizeof(err));
@@ -453,32 +453,22 @@ static int push_durable(struct cd_conn *c, struct cd_auth *a, uint64_t base, str
     op->u = u;
     op->n = m;
     op->reject = reject;
+    /* behind the commit in flight for this session, if there is one; else it starts now */
     struct cd_session *sess = c->room->session;
-    struct commit_queue *q = sess->commits;
-    if (q) { /* a commit of this session is in flight: wait for it */
-        if (q->tail)
-            q->tail->next = op;
-        else
-            q->head = op;
-        q->tail = op;
-        return CD_OK;
-    }
-    if (!(sess->commits = calloc(1, sizeof(struct commit_queue)))) {
+    int idle = !sess->commits;
+    if (idle && !(sess->commits = calloc(1, sizeof(struct commit_queue)))) {
         cd_conn_send_error(c, "internal", "out of memory", ref);
         push_op_free(op);
         return CD_ENOMEM;
     }
-    rc = commit_send(op, sess);
-    if (rc) {
-        cd_conn_send_error(c, rc == CD_EUNAVAIL ? "store_unavailable" : "internal",
-                           rc == CD_EUNAVAIL ? "the session store is unreachable; push again "
-                                               "shortly"
-                                             : "out of memory",
-                           ref);
-        push_op_free(op);
+    struct commit_queue *q = sess->commits;
+    if (q->tail)
+        q->tail->next = op;
+    else
+        q->head = op;
+    q->tail = op;
+    if (idle)
         commit_next(sess);
-        return rc;
-    }
     return CD_OK;
 fail:
     if (op) {
