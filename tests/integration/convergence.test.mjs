@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, createSession, Client, api } from './lib/server.mjs';
-import { Editor, mulberry32 } from './lib/cmclient.mjs';
+import { Editor, mulberry32, settle } from './lib/cmclient.mjs';
 
 const RUNS = Number(process.env.CONVERGENCE_RUNS || 50);
 // Milliseconds of typing pause per edit (0: as fast as the loop goes, about 5,000 edits/s).
@@ -45,17 +45,7 @@ async function run(seed) {
     }
     if (PACE ? rng() < 0.5 : r > 0.9) await sleep(PACE || 1);
   }
-  // settle: everyone online, nothing pending, everyone at the server's version
-  const deadline = Date.now() + 30000;
-  let info;
-  for (;;) {
-    await Promise.all(eds.filter((e) => !e.online).map((e) => e.connect()));
-    eds.forEach((e) => e.flush());
-    info = (await api(srv, 'GET', `/sessions/${s.id}`)).json;
-    if (eds.every((e) => e.online && !e.pending() && e.synced() === info.version)) break;
-    if (Date.now() > deadline) break;
-    await sleep(20);
-  }
+  await settle(eds, srv, s.id); // the checks below say what did not settle
   const errors = eds.flatMap((e) => e.errors.map((x) => `${e.clientID}: ${x}`));
   assert.deepEqual(errors, [], `seed ${seed}: protocol errors`);
   const final = await serverDoc(s.id);

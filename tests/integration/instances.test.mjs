@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { api, createSession, Client } from './lib/server.mjs';
 import { startRedis, waitHealth, startOn, document } from './lib/redis.mjs';
-import { Editor, mulberry32 } from './lib/cmclient.mjs';
+import { Editor, mulberry32, settle } from './lib/cmclient.mjs';
 import { expectRest } from './lib/schema.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -60,17 +60,11 @@ async function pairOn(redis, srvs, { extra = [], body } = {}) {
   return { a, b, s, ca, cb };
 }
 
-// Every editor online, nothing pending, all at the stored version; then the same text everywhere.
-async function settle(eds, srvs, sessionId, pick, timeoutMs = 30000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    await Promise.all(eds.filter((e) => !e.online).map((e) => { e.srv = pick(); return e.connect(); }));
-    eds.forEach((e) => e.flush());
-    const info = (await api(srvs[0], 'GET', `/sessions/${sessionId}`)).json;
-    if (eds.every((e) => e.online && !e.pending() && e.synced() === info.version)) return info;
-    assert.ok(Date.now() < deadline, `settled in time: versions ${eds.map((e) => e.synced())}, stored ${info.version}`);
-    await sleep(20);
-  }
+// Every editor online (reconnected onto pick()), nothing pending, all at the stored version.
+async function settled(eds, srvs, sessionId, pick) {
+  const { info, settled: ok } = await settle(eds, srvs[0], sessionId, { pick });
+  assert.ok(ok, `settled in time: versions ${eds.map((e) => e.synced())}, stored ${info.version}`);
+  return info;
 }
 
 for (const n of [2, 3]) {
@@ -91,7 +85,7 @@ for (const n of [2, 3]) {
         if (rng() < 0.02 && e.online) { e.disconnect(); setTimeout(() => { e.srv = pick(); e.connect().catch((err) => e.errors.push(String(err))); }, 30); }
         if (rng() > 0.8) await sleep(1);
       }
-      const info = await settle(eds, srvs, s.id, pick);
+      const info = await settled(eds, srvs, s.id, pick);
       assert.deepEqual(eds.flatMap((e) => e.errors), []);
       assert.equal(info.version, edits, 'each edit accepted exactly once');
       assert.deepEqual(eds.map((e) => e.duplicates), eds.map(() => 0), 'no update delivered twice');
@@ -150,7 +144,7 @@ test('an instance killed with SIGKILL: its editors resume on another, nothing ac
     srvs[0] = await startOn(redis, fast); // a replacement comes up meanwhile
     for (let k = 0; k < 200; k++) { eds[Math.floor(rng() * 4)].edit(); if (rng() > 0.7) await sleep(1); }
     for (const e of eds) e.errors = e.errors.filter((x) => x !== 'closed 1006'); // the killed instance's sockets
-    const info = await settle(eds, srvs, s.id, () => srvs[Math.floor(rng() * 2)]);
+    const info = await settled(eds, srvs, s.id, () => srvs[Math.floor(rng() * 2)]);
     assert.deepEqual(eds.flatMap((e) => e.errors), []);
     assert.equal(info.version, 400, 'every edit typed, before and after the kill, accepted exactly once');
     const text = eds[0].text();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, api, createSession, Client } from './lib/server.mjs';
 import { Redis, startRedis, freePort, redisBin, waitHealth, startOn, document } from './lib/redis.mjs';
-import { Editor, mulberry32 } from './lib/cmclient.mjs';
+import { Editor, mulberry32, settle } from './lib/cmclient.mjs';
 import { expectRest, expectMessage } from './lib/schema.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -104,16 +104,8 @@ test('pushes through Redis converge: 6 CodeMirror editors with latency and recon
         if (rng() < 0.01 && e.online) { e.disconnect(); setTimeout(() => e.connect().catch((err) => e.errors.push(String(err))), 30); }
         if (rng() > 0.8) await sleep(1);
       }
-      const deadline = Date.now() + 30000;
-      let info;
-      for (;;) {
-        await Promise.all(eds.filter((e) => !e.online).map((e) => e.connect()));
-        eds.forEach((e) => e.flush());
-        info = (await api(srv, 'GET', `/sessions/${s.id}`)).json;
-        if (eds.every((e) => e.online && !e.pending() && e.synced() === info.version)) break;
-        assert.ok(Date.now() < deadline, 'settled in time');
-        await sleep(20);
-      }
+      const { info, settled } = await settle(eds, srv, s.id);
+      assert.ok(settled, 'settled in time');
       assert.deepEqual(eds.flatMap((e) => e.errors), []);
       assert.equal(info.version, 6 * 60, 'each edit accepted exactly once');
       const text = eds[0].text();

@@ -7,6 +7,7 @@
 import { EditorState, ChangeSet } from '@codemirror/state';
 import { collab, receiveUpdates, sendableUpdates, getSyncedVersion } from '@codemirror/collab';
 import WebSocket from 'ws';
+import { api } from './server.mjs';
 
 export function mulberry32(seed) {
   return function () {
@@ -113,4 +114,19 @@ export class Editor {
   synced() { return this.state && getSyncedVersion(this.state); }
   pending() { return this.state ? sendableUpdates(this.state).length : 0; }
   text() { return this.state.doc.toString(); }
+}
+
+// Bring editors to rest: reconnect the offline ones (each onto pick() when given) and flush,
+// until every one is online with nothing pending at the version srv reports for the session,
+// or timeoutMs passes. Returns { info: GET /sessions/{id}, settled }.
+export async function settle(eds, srv, sessionId, { pick, timeoutMs = 30000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await Promise.all(eds.filter((e) => !e.online).map((e) => { if (pick) e.srv = pick(); return e.connect(); }));
+    eds.forEach((e) => e.flush());
+    const info = (await api(srv, 'GET', `/sessions/${sessionId}`)).json;
+    if (eds.every((e) => e.online && !e.pending() && e.synced() === info.version)) return { info, settled: true };
+    if (Date.now() > deadline) return { info, settled: false };
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
