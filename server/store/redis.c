@@ -630,7 +630,7 @@ static int fetch_session(struct redis_store *rs, const char *id, uint64_t want);
  * updates published after the load ran were applied first. At a reload, Redis behind the mirror
  * lost writes. */
 static void merge_loaded(struct redis_store *rs, struct cd_session *s, const redisReply *r,
-                         uint64_t sv, uint64_t v, int reload, struct cd_auth **fresh)
+                         uint64_t sv, uint64_t v, int reload)
 {
     uint64_t mv = cd_auth_version(s->auth);
     const redisReply *log = r->element[8];
@@ -653,11 +653,16 @@ static void merge_loaded(struct redis_store *rs, struct cd_session *s, const red
                 return;
         }
     }
+    struct cd_auth *fresh = NULL; /* built only here: most loads find the mirror current */
+    if (build_auth(rs, r->element[5], sv, v, log, &fresh)) {
+        cd_logf(CD_LOG_ERROR, NULL, "redis: session %s cannot be loaded: the mirror keeps its copy",
+                s->id);
+        return;
+    }
     cd_logf(CD_LOG_WARN, NULL, "redis: session %s reloaded at version %llu (was %llu)", s->id,
             (unsigned long long)v, (unsigned long long)mv);
     cd_auth_free(s->auth);
-    s->auth = *fresh;
-    *fresh = NULL;
+    s->auth = fresh;
     if (rs->base.hooks.reset)
         rs->base.hooks.reset(rs->base.hooks.arg, s);
 }
@@ -689,19 +694,19 @@ static void on_load(struct call *c, redisReply *r)
         reply_str(r->element[4], &str, &n) ||
         copy_part(tmpl.view_token, sizeof(tmpl.view_token), str, n) ||
         copy_part(tmpl.id, sizeof(tmpl.id), id, strlen(id)) ||
-        build_auth(rs, r->element[5], sv, v, r->element[8], &a)) {
+        r->element[8]->type != REDIS_REPLY_ARRAY) {
         cd_logf(CD_LOG_ERROR, NULL, "redis: session %s cannot be loaded: skipped", id);
         goto done;
     }
     tmpl.created_ms = created;
     tmpl.seq = seq;
     s = rs->mem->ops->get(rs->mem, id, strlen(id));
-    if (s) {
-        merge_loaded(rs, s, r, sv, v, op->reload, &a); /* takes a when it uses it */
-        cd_auth_free(a);
-    } else if (cd_store_memory_insert(rs->mem, &tmpl, a, &s)) { /* takes a */
+    if (s)
+        merge_loaded(rs, s, r, sv, v, op->reload);
+    else if (build_auth(rs, r->element[5], sv, v, r->element[8], &a))
+        cd_logf(CD_LOG_ERROR, NULL, "redis: session %s cannot be loaded: skipped", id);
+    else if (cd_store_memory_insert(rs->mem, &tmpl, a, &s)) /* takes a */
         cd_logf(CD_LOG_ERROR, NULL, "redis: session %s: out of memory", id);
-    }
 done:
     /* a fetch that heard of a newer version while this one ran goes again */
     for (struct fetch **p = &rs->fetches; *p && !op->reload; p = &(*p)->next) {
