@@ -75,6 +75,7 @@ static void on_drain_tick(uv_timer_t *t)
     cd_logf(CD_LOG_INFO, NULL, "shutdown: stopping the server");
     uv_timer_stop(t);
     lws_context_destroy(a->srv.lws); /* inside the loop, as lws wants for foreign loops */
+    cd_collab_cleanup();
     cd_run_shutdown();
     cd_store_shutdown(a->srv.store); /* its connection and timer close inside the loop */
     cd_pyexec_stop(a->srv.py);
@@ -244,10 +245,11 @@ int main(int argc, char **argv)
     srv->vhost = lws_get_vhost_by_name(srv->lws, "collabd");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : (int)srv->cfg.port;
 
-    if (cd_inflate_init(srv) || cd_writer_init(srv)) {
+    if (cd_inflate_init(srv) || cd_writer_init(srv) || cd_collab_init(srv)) {
         fprintf(stderr, "collabd: out of memory\n");
         cd_inflate_cleanup();
         cd_writer_cleanup();
+        cd_collab_cleanup();
         lws_context_destroy(srv->lws);
         srv->lws = NULL;
         goto fail_py;

@@ -157,10 +157,12 @@ static int apply_change(void *ctx, size_t from_a, size_t to_a, size_t from_b, si
     return c->rc ? 1 : 0;
 }
 
-/* Checks, rebases (one stored update at a time) and validates updates[0..n) pushed at base;
- * *m receives how many remain (dropped duplicates are freed). Changes nothing in a. */
-static int prepare(const struct cd_auth *a, uint64_t base, struct cd_update *updates, size_t n,
-                   int reject_stale, size_t *m_out, size_t *dropped, char *err, size_t errlen)
+/* Checks, rebases (one stored update at a time, then over after[0..nafter), one at a time) and
+ * validates updates[0..n) pushed at base; *m receives how many remain (dropped duplicates are
+ * freed). Changes nothing in a. */
+static int prepare(const struct cd_auth *a, uint64_t base, const struct cd_update *after,
+                   size_t nafter, struct cd_update *updates, size_t n, int reject_stale,
+                   size_t *m_out, size_t *dropped, char *err, size_t errlen)
 {
     int rc = CD_OK;
     size_t m = n;
@@ -177,7 +179,7 @@ static int prepare(const struct cd_auth *a, uint64_t base, struct cd_update *upd
         rc = CD_ESTALE;
         goto out;
     }
-    if (base < a->version && reject_stale) {
+    if ((base < a->version || nafter) && reject_stale) {
         say(err, errlen, "the document is at version %llu; pull and push again",
             (unsigned long long)a->version);
         rc = CD_ECONFLICT;
@@ -197,8 +199,19 @@ static int prepare(const struct cd_auth *a, uint64_t base, struct cd_update *upd
         *dropped += m - left;
         m = left;
     }
+    for (size_t k = 0; k < nafter && m; k++) {
+        size_t left = m;
+        rc = cd_cs_rebase_updates(updates, m, &after[k], 1, &left);
+        if (rc) {
+            say(err, errlen, "changes do not fit the document at version %llu",
+                (unsigned long long)base);
+            goto out;
+        }
+        *dropped += m - left;
+        m = left;
+    }
     /* Validate every remaining update against the document it will apply to. */
-    size_t len = cd_doc_len(a->doc);
+    size_t len = nafter ? cd_cs_new_len(after[nafter - 1].changes) : cd_doc_len(a->doc);
     for (size_t i = 0; i < m; i++) {
         if (cd_cs_len(updates[i].changes) != len) {
             say(err, errlen, "update %zu expects a document of %zu units, it has %zu", i,
@@ -223,7 +236,15 @@ int cd_auth_prepare(const struct cd_auth *a, uint64_t base, struct cd_update *up
                     int reject_stale, size_t *m, char *err, size_t errlen)
 {
     size_t dropped = 0;
-    return prepare(a, base, updates, n, reject_stale, m, &dropped, err, errlen);
+    return prepare(a, base, NULL, 0, updates, n, reject_stale, m, &dropped, err, errlen);
+}
+
+int cd_auth_prepare_after(const struct cd_auth *a, uint64_t base, const struct cd_update *after,
+                          size_t nafter, struct cd_update *updates, size_t n, int reject_stale,
+                          size_t *m, char *err, size_t errlen)
+{
+    size_t dropped = 0;
+    return prepare(a, base, after, nafter, updates, n, reject_stale, m, &dropped, err, errlen);
 }
 
 int cd_auth_set_version(struct cd_auth *a, uint64_t v)
@@ -243,7 +264,7 @@ int cd_auth_push(struct cd_auth *a, uint64_t base, struct cd_update *updates, si
     struct cd_hist *fresh = NULL;
     size_t m = n;
     memset(res, 0, sizeof(*res));
-    rc = prepare(a, base, updates, n, reject_stale, &m, &res->dropped, err, errlen);
+    rc = prepare(a, base, NULL, 0, updates, n, reject_stale, &m, &res->dropped, err, errlen);
     if (rc)
         goto out;
     /* Serialise first (the only step besides the document that can fail), then apply. */

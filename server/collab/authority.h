@@ -71,6 +71,15 @@ int cd_auth_push(struct cd_auth *a, uint64_t base, struct cd_update *updates, si
 int cd_auth_prepare(const struct cd_auth *a, uint64_t base, struct cd_update *updates, size_t n,
                     int reject_stale, size_t *m, char *err, size_t errlen);
 
+/* cd_auth_prepare for a push that will apply after after[0..nafter), a sequence of updates
+ * prepared at the current version but not applied yet (a batch being made durable): the
+ * updates are rebased over the newer history, then over each of after[] in turn (dropping
+ * those after[] already holds), and validated against the document as after[] leaves it.
+ * reject_stale refuses (CD_ECONFLICT) when nafter > 0 as well. */
+int cd_auth_prepare_after(const struct cd_auth *a, uint64_t base, const struct cd_update *after,
+                          size_t nafter, struct cd_update *updates, size_t n, int reject_stale,
+                          size_t *m, char *err, size_t errlen);
+
 /* Start the version count at v (for a document loaded from a store); only while the history
  * is empty, else CD_EINVAL. */
 int cd_auth_set_version(struct cd_auth *a, uint64_t v);

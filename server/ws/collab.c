@@ -7,7 +7,8 @@
  * With a store that makes updates durable (ops->commit, the Redis store), a push is rebased
  * and checked against the authority, sent to the store, and applied and broadcast only once
  * the store accepted it; if the store's version moved first, the push is rebased over the
- * missed updates (one at a time) and sent again.
+ * missed updates (one at a time) and sent again. One commit per session is in flight; the
+ * pushes that arrive meanwhile go together as the next one (see struct commit_queue).
  */
 #include "collab.h"
 #include "run.h"
@@ -24,10 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #define CD_PUSH_UPDATES_MAX 100
 #define CD_CLIENT_ID_MAX    64
 #define CD_COMMIT_TRIES     50 /* store round trips of one push before it is refused as stale */
+#define CD_COMMIT_BATCH_MAX CD_PUSH_UPDATES_MAX /* updates in one commit (one push may fill it) */
 /* The refusal of a push the store could not make durable (code store_unavailable). */
 #define STORE_DOWN "the session store is unreachable: nothing was saved; push again shortly"
 
@@ -225,27 +228,51 @@ static void broadcast_accepted(struct cd_room *r, struct cd_auth *a, uint64_t fi
     }
 }
 
-/* A push waiting for the store. It names its session and sender instead of pointing at
- * them: either may be gone when the store answers. */
+/* A push waiting for the store. It names its sender instead of pointing at it: the sender may
+ * be gone when the store answers. */
 struct push_op {
-    struct cd_server *srv;
-    char session[37];
     uint64_t conn_seq;
     cJSON *ref;
-    uint64_t base; /* the authority's version the updates are rebased onto */
+    uint64_t base; /* the authority's version its updates are rebased onto */
     struct cd_update *u;
     size_t n;
-    int reject, tries;
-    struct push_op *next; /* in its session's commit queue */
+    int reject;
+    struct push_op *next;
 };
 
-/* The pushes of one session waiting for the store (s->commits): one commit per session is in
- * flight at a time on this instance, the others wait and are rebased once, when their turn
- * comes, instead of all racing for the same version (with n pushers, n^2 round trips, and
- * refusals after CD_COMMIT_TRIES). s->commits is NULL while none is in flight. */
-struct commit_queue {
-    struct push_op *head, *tail;
+/* The pushes of one session committed together. Their updates are prepared into one sequence
+ * at base (each push's rebased over those of the pushes before it), go to the store as one
+ * commit, and are applied and broadcast together once the store accepted them. When the
+ * stored version moved first, the sequence is rebased over the missed updates as one push of
+ * several updates would be. It names its session: the session may be deleted meanwhile. */
+struct commit_batch {
+    struct cd_server *srv;
+    char session[37];
+    struct push_op *ops, *last; /* answered together (their updates moved to u) */
+    struct cd_update *u;        /* CD_COMMIT_BATCH_MAX slots */
+    size_t n;
+    uint64_t base;
+    int reject, tries;
 };
+
+/* The pushes of one session on their way to the store (s->commits). One commit per session is
+ * in flight at a time on this instance; pushes that arrive meanwhile wait and then go as one
+ * batch, instead of all racing for the same version (n pushers: n^2 round trips, and
+ * refusals after CD_COMMIT_TRIES). A batch starts at the end of the loop's poll phase, so
+ * that the pushes of one burst go together. NULL while nothing waits or is in flight. */
+struct commit_queue {
+    struct cd_server *srv;
+    struct push_op *head, *tail; /* waiting */
+    struct commit_batch *flight; /* the commit in flight, or NULL */
+    int kicked;                  /* listed in kicked[], to start at the end of the poll phase */
+};
+
+/* Sessions whose waiting pushes start at the end of this poll phase (or before the loop
+ * sleeps, for pushes queued outside it). */
+static uv_prepare_t *kick_prep;
+static uv_check_t *kick_check;
+static struct cd_session **kicked;
+static size_t nkicked, akicked;
 
 static void push_op_free(struct push_op *op)
 {
@@ -254,6 +281,19 @@ static void push_op_free(struct push_op *op)
     free(op->u);
     cJSON_Delete(op->ref);
     free(op);
+}
+
+static void batch_free(struct commit_batch *b)
+{
+    while (b->ops) {
+        struct push_op *op = b->ops;
+        b->ops = op->next;
+        push_op_free(op);
+    }
+    for (size_t i = 0; i < b->n; i++)
+        cd_update_cleanup(&b->u[i]);
+    free(b->u);
+    free(b);
 }
 
 static struct cd_conn *sender_of(struct cd_session *s, uint64_t seq)
@@ -265,59 +305,188 @@ static struct cd_conn *sender_of(struct cd_session *s, uint64_t seq)
     return NULL;
 }
 
-static void push_refused(struct push_op *op, struct cd_session *s, const char *code,
-                         const char *message)
+/* Refuse op for rc (err: the authority's sentence) and free it. */
+static void push_refused(struct push_op *op, struct cd_session *s, int rc, const char *err)
 {
     struct cd_conn *c = sender_of(s, op->conn_seq);
-    if (c)
-        cd_conn_send_error(c, code, message, op->ref);
+    if (c && rc == CD_EUNAVAIL)
+        cd_conn_send_error(c, "store_unavailable", STORE_DOWN, op->ref);
+    else if (c && rc == CD_ENOTFOUND)
+        cd_conn_send_error(c, "session_not_found", "this session was deleted", op->ref);
+    else if (c && rc == CD_ENOMEM)
+        cd_conn_send_error(c, "internal", "out of memory", op->ref);
+    else if (c)
+        cd_conn_send_error(c, push_error_code(rc), err, op->ref);
     push_op_free(op);
 }
 
-static void on_committed(void *arg, int rc, uint64_t version);
-static int commit_send(struct push_op *op, struct cd_session *s);
+/* Refuse every push of b (see push_refused) and free it. */
+static void batch_refused(struct commit_batch *b, struct cd_session *s, int rc, const char *err)
+{
+    while (b->ops) {
+        struct push_op *op = b->ops;
+        b->ops = op->next;
+        push_refused(op, s, rc, err);
+    }
+    batch_free(b);
+}
 
-/* Rebase op over what was accepted since it was prepared and send it. CD_OK: in flight;
- * otherwise op was answered and freed. */
-static int commit_start(struct push_op *op, struct cd_session *s)
+/* Rebase op over the newer history and over b's updates, and move its updates into b
+ * (the caller checked they fit); a refused op is answered, and op is freed unless added. */
+static void batch_add(struct commit_batch *b, struct push_op *op, struct cd_session *s)
 {
     char err[192];
     size_t m = op->n;
-    int rc = cd_auth_prepare(s->auth, op->base, op->u, op->n, op->reject, &m, err, sizeof(err));
+    int rc = cd_auth_prepare_after(s->auth, op->base, b->u, b->n, op->u, op->n, op->reject, &m,
+                                   err, sizeof(err));
     op->n = m;
-    op->base = cd_auth_version(s->auth);
-    if (!rc && !m) {
-        push_op_free(op); /* all of it was accepted meanwhile */
-        return CD_EEXIST;
+    if (rc || !m) { /* refused, or every update is held already */
+        if (rc)
+            push_refused(op, s, rc, err);
+        else
+            push_op_free(op);
+        return;
     }
-    if (!rc && !(rc = commit_send(op, s)))
-        return CD_OK;
-    if (rc == CD_EUNAVAIL)
-        push_refused(op, s, "store_unavailable", STORE_DOWN);
-    else if (rc == CD_ENOMEM)
-        push_refused(op, s, "internal", "out of memory");
+    memcpy(b->u + b->n, op->u, m * sizeof(*op->u));
+    b->n += m;
+    op->n = 0; /* moved */
+    op->next = NULL;
+    if (b->last)
+        b->last->next = op;
     else
-        push_refused(op, s, push_error_code(rc), err);
+        b->ops = op;
+    b->last = op;
+    b->reject |= op->reject;
+}
+
+static void on_committed(void *arg, int rc, uint64_t version);
+
+/* Send b's updates to the store at b->base. */
+static int batch_send(struct commit_batch *b, struct cd_session *s)
+{
+    struct cd_store *st = b->srv->store;
+    struct cd_buf j[CD_COMMIT_BATCH_MAX];
+    const char *e[CD_COMMIT_BATCH_MAX];
+    size_t l[CD_COMMIT_BATCH_MAX];
+    int rc = CD_OK;
+    size_t i;
+    for (i = 0; i < b->n && !rc; i++) {
+        cd_buf_init(&j[i], (size_t)1 << 31);
+        rc = cd_buf_puts(&j[i], "{\"clientID\":");
+        if (!rc)
+            rc = cd_utf16_json_append_wtf8(&j[i], b->u[i].client_id, strlen(b->u[i].client_id));
+        if (!rc)
+            rc = cd_buf_puts(&j[i], ",\"changes\":");
+        if (!rc)
+            rc = cd_cs_to_json(b->u[i].changes, &j[i]);
+        if (!rc)
+            rc = cd_buf_puts(&j[i], "}");
+        e[i] = j[i].data;
+        l[i] = j[i].len;
+    }
+    if (!rc)
+        rc = st->ops->commit(st, s, b->base, e, l, b->n, on_committed, b);
+    for (size_t k = 0; k < i; k++)
+        cd_buf_cleanup(&j[k]);
     return rc;
 }
 
-/* Start the next waiting push of s (the commit in flight, if any, is done), or mark s idle. */
+/* Send the waiting pushes of s as one batch (nothing is in flight), or free the queue when
+ * nothing is left to send. */
 static void commit_next(struct cd_session *s)
 {
     struct commit_queue *q = s->commits;
-    while (q && q->head) {
-        struct push_op *op = q->head;
-        q->head = op->next;
+    while (q->head && !q->flight) {
+        struct commit_batch *b = calloc(1, sizeof(*b));
+        struct cd_update *u = calloc(CD_COMMIT_BATCH_MAX, sizeof(*u));
+        if (!b || !u) {
+            free(b);
+            free(u);
+            while (q->head) {
+                struct push_op *op = q->head;
+                q->head = op->next;
+                push_refused(op, s, CD_ENOMEM, NULL);
+            }
+            q->tail = NULL;
+            break;
+        }
+        b->srv = q->srv;
+        memcpy(b->session, s->id, sizeof(b->session));
+        b->u = u;
+        b->base = cd_auth_version(s->auth);
+        /* a push that refuses rebasing goes alone: nothing may come before it */
+        while (q->head && b->n + q->head->n <= CD_COMMIT_BATCH_MAX && !b->reject &&
+               !(q->head->reject && b->n)) {
+            struct push_op *op = q->head;
+            q->head = op->next;
+            batch_add(b, op, s);
+        }
         if (!q->head)
             q->tail = NULL;
-        if (!commit_start(op, s))
-            return;
+        if (!b->n) {
+            batch_free(b);
+            continue;
+        }
+        int rc = batch_send(b, s);
+        if (rc)
+            batch_refused(b, s, rc, "the update could not be sent to the store");
+        else
+            q->flight = b;
     }
-    free(q);
-    s->commits = NULL;
+    if (!q->head && !q->flight) {
+        free(q);
+        s->commits = NULL;
+    }
 }
 
-void cd_collab_session_gone(struct cd_session *s)
+static void start_kicked(void)
+{
+    /* commit_next answers refusals and sends commands: it never kicks, so kicked[] holds */
+    for (size_t i = 0; i < nkicked; i++) {
+        ((struct commit_queue *)kicked[i]->commits)->kicked = 0;
+        commit_next(kicked[i]);
+    }
+    nkicked = 0;
+    uv_prepare_stop(kick_prep);
+    uv_check_stop(kick_check);
+}
+
+static void on_kick_prepare(uv_prepare_t *h)
+{
+    (void)h;
+    start_kicked();
+}
+
+static void on_kick_check(uv_check_t *h)
+{
+    (void)h;
+    start_kicked();
+}
+
+/* s has pushes waiting and none in flight: send them at the end of this poll phase. */
+static void commit_kick(struct cd_session *s)
+{
+    struct commit_queue *q = s->commits;
+    if (q->kicked)
+        return;
+    if (nkicked == akicked) {
+        size_t a = akicked ? akicked * 2 : 64;
+        struct cd_session **k = kick_prep ? realloc(kicked, a * sizeof(*k)) : NULL;
+        if (!k) { /* out of memory, or the loop is gone: send now, alone */
+            commit_next(s);
+            return;
+        }
+        kicked = k;
+        akicked = a;
+    }
+    kicked[nkicked++] = s;
+    q->kicked = 1;
+    uv_prepare_start(kick_prep, on_kick_prepare);
+    uv_check_start(kick_check, on_kick_check);
+}
+
+/* Drop the waiting pushes of s and its queue (a batch in flight frees itself when answered). */
+static void queue_drop(struct cd_session *s)
 {
     struct commit_queue *q = s->commits;
     while (q && q->head) { /* their senders are told the session was deleted */
@@ -325,100 +494,94 @@ void cd_collab_session_gone(struct cd_session *s)
         q->head = op->next;
         push_op_free(op);
     }
+    for (size_t i = 0; q && q->kicked && i < nkicked; i++)
+        if (kicked[i] == s) {
+            memmove(kicked + i, kicked + i + 1, (nkicked - i - 1) * sizeof(*kicked));
+            nkicked--;
+            break;
+        }
     free(q);
-    s->commits = NULL; /* the commit in flight finds no session and frees itself */
+    s->commits = NULL;
 }
 
-/* Send op's updates to the store at op->base. On error op is not freed. */
-static int commit_send(struct push_op *op, struct cd_session *s)
+void cd_collab_session_gone(struct cd_session *s)
 {
-    struct cd_store *st = op->srv->store;
-    struct cd_buf b[CD_PUSH_UPDATES_MAX];
-    const char *e[CD_PUSH_UPDATES_MAX];
-    size_t l[CD_PUSH_UPDATES_MAX];
-    int rc = CD_OK;
-    size_t i;
-    for (i = 0; i < op->n && !rc; i++) {
-        cd_buf_init(&b[i], (size_t)1 << 31);
-        rc = cd_buf_puts(&b[i], "{\"clientID\":");
-        if (!rc)
-            rc = cd_utf16_json_append_wtf8(&b[i], op->u[i].client_id, strlen(op->u[i].client_id));
-        if (!rc)
-            rc = cd_buf_puts(&b[i], ",\"changes\":");
-        if (!rc)
-            rc = cd_cs_to_json(op->u[i].changes, &b[i]);
-        if (!rc)
-            rc = cd_buf_puts(&b[i], "}");
-        e[i] = b[i].data;
-        l[i] = b[i].len;
-    }
-    if (!rc)
-        rc = st->ops->commit(st, s, op->base, e, l, op->n, on_committed, op);
-    for (size_t k = 0; k < i; k++)
-        cd_buf_cleanup(&b[k]);
-    return rc;
+    queue_drop(s);
 }
 
-static int commit_answered(struct push_op *op, struct cd_session *s, int rc, uint64_t version);
+static int commit_answered(struct commit_batch *b, struct cd_session *s, int rc,
+                           uint64_t version);
 
 static void on_committed(void *arg, int rc, uint64_t version)
 {
-    struct push_op *op = arg;
-    struct cd_session *s = op->srv->store->ops->get(op->srv->store, op->session, 36);
-    if (!s) {
-        push_op_free(op); /* deleted meanwhile: its clients were told */
+    struct commit_batch *b = arg;
+    struct cd_session *s = b->srv->store->ops->get(b->srv->store, b->session, 36);
+    struct commit_queue *q = s ? s->commits : NULL;
+    if (!q || q->flight != b) {
+        batch_free(b); /* the session was deleted meanwhile: its clients were told */
         return;
     }
-    if (commit_answered(op, s, rc, version))
-        commit_next(s);
+    if (!commit_answered(b, s, rc, version))
+        return; /* rebased and sent again */
+    q->flight = NULL;
+    if (q->head)
+        commit_kick(s);
+    else
+        queue_drop(s);
 }
 
-/* The store's answer to op's commit: 1 when op is done (answered and freed), 0 when it was
+/* The store's answer to b's commit: 1 when b is done (answered and freed), 0 when it was
  * rebased and sent again. */
-static int commit_answered(struct push_op *op, struct cd_session *s, int rc, uint64_t version)
+static int commit_answered(struct commit_batch *b, struct cd_session *s, int rc, uint64_t version)
 {
     char err[192];
     struct cd_auth *a = s->auth;
-    if (rc == CD_ENOTFOUND) {
-        push_refused(op, s, "session_not_found", "this session was deleted");
-        return 1;
-    }
-    if (rc == CD_EUNAVAIL) {
-        push_refused(op, s, "store_unavailable", STORE_DOWN);
-        return 1;
-    }
     if (rc == CD_OK) {
-        if (cd_auth_version(a) >= version && version > op->base) {
-            /* applied and broadcast already: the store heard its own publication first */
-            push_op_free(op);
+        if (cd_auth_version(a) >= version && version > b->base) {
+            batch_free(b); /* applied and broadcast already: the store heard its publication */
             return 1;
         }
-        if (cd_auth_version(a) != op->base) { /* the store and the mirror disagree */
+        if (cd_auth_version(a) != b->base) { /* the store and the mirror disagree */
             cd_logf(CD_LOG_ERROR, NULL, "push: session %s stored at %llu, held at %llu", s->id,
-                    (unsigned long long)op->base, (unsigned long long)cd_auth_version(a));
-            push_refused(op, s, "resync", "the document moved; reload it");
+                    (unsigned long long)b->base, (unsigned long long)cd_auth_version(a));
+            batch_refused(b, s, CD_ESTALE, "the document moved; reload it");
             return 1;
         }
         struct cd_auth_result res;
-        rc = cd_auth_push(a, op->base, op->u, op->n, 1, &res, err, sizeof(err));
-        op->n = 0; /* taken */
+        rc = cd_auth_push(a, b->base, b->u, b->n, 0, &res, err, sizeof(err));
+        b->n = 0; /* taken */
         if (rc) {
             cd_logf(CD_LOG_ERROR, NULL, "push: stored update of %s not applied (%s)", s->id, err);
-            push_refused(op, s, push_error_code(rc), err);
+            batch_refused(b, s, rc, err);
             return 1;
         }
         broadcast_accepted(s->room, a, res.first, res.accepted);
-        push_op_free(op);
+        batch_free(b);
         return 1;
     }
-    /* CD_ECONFLICT: the stored version moved to `version`; the store applied the updates the
-     * mirror missed (sent back with the refusal) before answering. The mirror may be further
-     * on still: publications of later commits can overtake this answer. */
-    if (version > cd_auth_version(a) || ++op->tries > CD_COMMIT_TRIES) {
-        push_refused(op, s, "stale", "the document moved on; pull and push again");
+    if (rc != CD_ECONFLICT) { /* CD_ENOTFOUND, CD_EUNAVAIL */
+        batch_refused(b, s, rc, "");
         return 1;
     }
-    return commit_start(op, s) != CD_OK;
+    /* The stored version moved to `version`; the store applied the updates the mirror missed
+     * (sent back with the refusal) before answering. The mirror may be further on still:
+     * publications of later commits can overtake this answer. */
+    if (version > cd_auth_version(a) || ++b->tries > CD_COMMIT_TRIES) {
+        batch_refused(b, s, CD_ECONFLICT, "the document moved on; pull and push again");
+        return 1;
+    }
+    size_t m = b->n;
+    rc = cd_auth_prepare(a, b->base, b->u, b->n, b->reject, &m, err, sizeof(err));
+    b->n = m;
+    b->base = cd_auth_version(a);
+    if (!rc && !m) {
+        batch_free(b); /* all of it was accepted meanwhile */
+        return 1;
+    }
+    if (!rc && !(rc = batch_send(b, s)))
+        return 0;
+    batch_refused(b, s, rc, err);
+    return 1;
 }
 
 /* The push of c, parsed into u[0..n) (taken), through the store. */
@@ -440,35 +603,28 @@ static int push_durable(struct cd_conn *c, struct cd_auth *a, uint64_t base, str
     }
     if (!m)
         goto fail; /* every update was already accepted: nothing to do */
+    struct cd_session *sess = c->room->session;
     op = calloc(1, sizeof(*op));
-    if (!op || (ref && !(op->ref = cJSON_Duplicate(ref, 1)))) {
+    if (!op || (ref && !(op->ref = cJSON_Duplicate(ref, 1))) ||
+        (!sess->commits && !(sess->commits = calloc(1, sizeof(struct commit_queue))))) {
         rc = CD_ENOMEM;
         cd_conn_send_error(c, "internal", "out of memory", ref);
         goto fail;
     }
-    op->srv = c->srv;
-    memcpy(op->session, c->room->session->id, sizeof(op->session));
     op->conn_seq = c->seq;
     op->base = cd_auth_version(a);
     op->u = u;
     op->n = m;
     op->reject = reject;
-    /* behind the commit in flight for this session, if there is one; else it starts now */
-    struct cd_session *sess = c->room->session;
-    int idle = !sess->commits;
-    if (idle && !(sess->commits = calloc(1, sizeof(struct commit_queue)))) {
-        cd_conn_send_error(c, "internal", "out of memory", ref);
-        push_op_free(op);
-        return CD_ENOMEM;
-    }
     struct commit_queue *q = sess->commits;
+    q->srv = c->srv;
     if (q->tail)
         q->tail->next = op;
     else
         q->head = op;
     q->tail = op;
-    if (idle)
-        commit_next(sess);
+    if (!q->flight)
+        commit_kick(sess);
     return CD_OK;
 fail:
     if (op) {
@@ -481,6 +637,41 @@ fail:
     return rc;
 }
 
+int cd_collab_init(struct cd_server *srv)
+{
+    kick_prep = malloc(sizeof(*kick_prep));
+    kick_check = malloc(sizeof(*kick_check));
+    if (!kick_prep || !kick_check) {
+        free(kick_prep);
+        free(kick_check);
+        kick_prep = NULL;
+        kick_check = NULL;
+        return CD_ENOMEM;
+    }
+    uv_prepare_init(srv->loop, kick_prep);
+    uv_check_init(srv->loop, kick_check);
+    return CD_OK;
+}
+
+static void on_kick_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+void cd_collab_cleanup(void)
+{
+    while (nkicked) /* their clients are gone */
+        queue_drop(kicked[nkicked - 1]);
+    free(kicked);
+    kicked = NULL;
+    akicked = 0;
+    if (kick_prep) {
+        uv_close((uv_handle_t *)kick_prep, on_kick_closed);
+        uv_close((uv_handle_t *)kick_check, on_kick_closed);
+        kick_prep = NULL;
+        kick_check = NULL;
+    }
+}
 static void store_reset(void *arg, struct cd_session *s)
 {
     (void)arg;

@@ -28,5 +28,10 @@ void cd_collab_store_hooks(struct cd_server *srv, struct cd_store_hooks *h);
 /* Session s is being deleted: the pushes waiting to commit are dropped (a commit in flight
  * frees itself when it finds no session). */
 void cd_collab_session_gone(struct cd_session *s);
+/* The loop handles that start each session's waiting pushes at the end of a poll phase, as one
+ * commit (durable stores). cleanup: after the last connection closed, before the store shuts
+ * down; pushes still waiting are dropped. */
+int cd_collab_init(struct cd_server *srv);
+void cd_collab_cleanup(void);
 
 #endif

@@ -122,6 +122,61 @@ test('pushes through Redis converge: 6 CodeMirror editors with latency and recon
   }
 });
 
+test('pushes that wait behind a commit go to Redis as one commit: each accepted once, in order; one that no longer fits is refused alone', async () => {
+  const redis = await startRedis();
+  let srv = await startOn(redis, ['--max-doc', '1024']);
+  const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
+  const commits = () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(cli('INFO', 'commandstats'))?.[1] || 0);
+  try {
+    const s = await createSession(srv, { content: 'base\n' });
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const cs = {};
+    for (const n of names) {
+      cs[n] = await Client.open(srv, s.id, `?userId=${n}`);
+      await cs[n].next('sync');
+    }
+    const before = commits();
+    // Redis holds every script for 500 ms: a's commit is in flight, the others queue behind it.
+    cli('CLIENT', 'PAUSE', '500', 'WRITE');
+    const push = (n, text, ref) => cs[n].send({ type: 'push', version: 0, ref, updates: [{ clientID: `c${n}`, changes: [[0, text], 5] }] });
+    push('a', 'a ');
+    await sleep(60);
+    push('b', 'b ');
+    push('c', 'c ');
+    push('d', 'd ');
+    push('e', 'e'.repeat(1015), 'big'); // fits the document alone (1,020 units), not after a-d (1,028)
+    push('f', 'f ');
+    push('f', 'f '); // the same update again (a client re-pushing): accepted once
+    await sleep(60);
+    const refusal = await cs.e.next('error', 5000);
+    assert.equal(refusal.code, 'doc_too_large');
+    assert.equal(refusal.ref, 'big');
+    for (const n of names) {
+      const got = [];
+      while (got.length < 5) got.push(await cs[n].next('update', 5000));
+      assert.deepEqual(got.map((u) => u.version), [1, 2, 3, 4, 5], `${n} sees versions in order`);
+      assert.deepEqual(got.map((u) => u.clientID).sort(), ['ca', 'cb', 'cc', 'cd', 'cf'], `${n} sees every accepted push once`);
+    }
+    await sleep(100);
+    for (const n of names) assert.equal(cs[n].messages.filter((m) => m.type === 'update').length, 0, `${n}: no update twice`);
+    const n = commits() - before;
+    assert.ok(n >= 2 && n <= 3, `a's commit, then b, c, d and f in one (one at a time: 5 commits); ${n} scripts ran`);
+    const doc = await document(srv, s.id);
+    assert.equal(doc.version, 5);
+    assert.equal(doc.text.length, 15);
+    for (const t of ['a ', 'b ', 'c ', 'd ', 'f ']) assert.equal(doc.text.split(t).length, 2, `${t} once in ${JSON.stringify(doc.text)}`);
+    assert.ok(doc.text.endsWith('base\n'));
+    for (const c of Object.values(cs)) await c.close();
+    await srv.stop();
+    srv = await startOn(redis); // what Redis holds is what the clients saw
+    assert.deepEqual(await document(srv, s.id), doc);
+  } finally {
+    await srv.stop();
+    await redis.stop();
+    redis.cleanup();
+  }
+});
+
 test('Redis unreachable at start: collabd starts degraded, refuses writes, recovers by itself', async () => {
   const port = await freePort();
   const redis = new Redis({ port });

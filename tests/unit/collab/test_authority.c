@@ -241,6 +241,59 @@ static void replay(const char *file)
     cJSON_Delete(root);
 }
 
+/* A push prepared to apply after a batch not applied yet (cd_auth_prepare_after): rebased over
+ * the newer history, then over the batch; a re-push of a batch update is dropped; the size
+ * limit and reject mode count the batch. */
+static void test_prepare_after(void)
+{
+    size_t n, m;
+    char err[160];
+    uint16_t *t = u16("abc", &n);
+    struct cd_auth *a;
+    struct cd_auth_limits six = {6, 1000, 1 << 20};
+    CD_CHECK_INT(cd_auth_new(&six, t, n, &a), CD_OK);
+    free(t);
+    struct cd_auth_result r;
+    CD_CHECK_INT(push1(a, 0, "A", "[[0,\"X\"],3]", &r), CD_OK); /* v1: Xabc */
+    /* the batch: B at v1, prepared, not applied (XabcY once it is) */
+    struct cd_update batch[2] = {upd("B", "[4,[0,\"Y\"]]"), {NULL, NULL}};
+    /* C pushed at v0 inserts Z after "a": over A, then over B */
+    batch[1] = upd("C", "[1,[0,\"Z\"],2]");
+    CD_CHECK_INT(cd_auth_prepare_after(a, 0, batch, 1, &batch[1], 1, 0, &m, err, sizeof(err)), CD_OK);
+    CD_CHECK_INT(m, 1);
+    struct cd_buf js;
+    cd_buf_init(&js, 1 << 20);
+    CD_CHECK_INT(cd_cs_to_json(batch[1].changes, &js), CD_OK);
+    CD_CHECK_STR(js.data, "[2,[0,\"Z\"],3]");
+    cd_buf_cleanup(&js);
+    /* against the history alone C would be 4 units long: the batch is counted */
+    struct cd_update c2 = upd("C", "[1,[0,\"Z\"],2]");
+    CD_CHECK_INT(cd_auth_prepare(a, 0, &c2, 1, 0, &m, err, sizeof(err)), CD_OK);
+    CD_CHECK_INT(cd_cs_len(c2.changes), 4);
+    cd_update_cleanup(&c2);
+    /* B pushed again (a client re-pushing what it sent): dropped */
+    struct cd_update again = upd("B", "[4,[0,\"Y\"]]");
+    CD_CHECK_INT(cd_auth_prepare_after(a, 1, batch, 2, &again, 1, 0, &m, err, sizeof(err)), CD_OK);
+    CD_CHECK_INT(m, 0);
+    /* 6 units fit, 7 do not: "XaZbcY" plus one more */
+    struct cd_update big = upd("D", "[[0,\"12\"],4]");
+    CD_CHECK_INT(cd_auth_prepare(a, 1, &big, 1, 0, &m, err, sizeof(err)), CD_OK);
+    cd_update_cleanup(&big);
+    big = upd("D", "[[0,\"1\"],4]");
+    CD_CHECK_INT(cd_auth_prepare_after(a, 1, batch, 2, &big, 1, 0, &m, err, sizeof(err)), CD_ETOOBIG);
+    cd_update_cleanup(&big);
+    /* reject mode: nothing may come before the push, not even a batch */
+    struct cd_update rj = upd("E", "[4]");
+    CD_CHECK_INT(cd_auth_prepare_after(a, 1, batch, 1, &rj, 1, 1, &m, err, sizeof(err)), CD_ECONFLICT);
+    CD_CHECK_INT(cd_auth_prepare_after(a, 1, NULL, 0, &rj, 1, 1, &m, err, sizeof(err)), CD_OK);
+    cd_update_cleanup(&rj);
+    /* the batch applies as one sequence at v1 */
+    CD_CHECK_INT(cd_auth_push(a, 1, batch, 2, 0, &r, err, sizeof(err)), CD_OK);
+    CD_CHECK_INT(r.accepted, 2);
+    CD_CHECK(doc_is(a, "XaZbcY"));
+    cd_auth_free(a);
+}
+
 static void test_vectors(void)
 {
     replay("changesets.json");
@@ -251,6 +304,7 @@ int main(void)
 {
     CD_RUN(test_push_and_rebase);
     CD_RUN(test_refusals_change_nothing);
+    CD_RUN(test_prepare_after);
     CD_RUN(test_vectors);
     CD_TEST_END();
 }
