@@ -4,12 +4,15 @@
 // prints side-by-side tables with ratios and writes bench/RESULTS.md. Started by
 // bench/collab_bench.sh (which builds, installs the peers and raises ulimit -n).
 //
-//   node bench/collab_bench.mjs [--quick] [--runs N] [--only kind,kind]
+//   node bench/collab_bench.mjs [--quick] [--runs N] [--only kind,kind] [--sections s,s] [--out FILE]
+//   sections: pair, class, storm, big, idle, store (all by default); --out: instead of RESULTS.md
 //
 // Load shapes (bench/README.md says what each figure means): pair programming (rooms of 2-4
 // editors typing 8 keys/s each, more rooms until p99 > 10 ms), a classroom (one room of 100 and
 // one of 400 editors, rate stepped), a reconnect storm (2,000 clients), big documents (1 MB and
-// 10 MB rooms joined, then edited) and idle memory (per connection, per room). Every figure is
+// 10 MB rooms joined, then edited), idle memory (per connection, per room), and the store
+// (collabd in memory, on Redis and on Redis over two instances at 5,000 pushes/s, with the
+// deliveries that cross instances apart, and issue 7's targets checked). Every figure is
 // the median of N runs (3 in full mode) with min-max; runs interleave the servers.
 //
 // Every server runs on a free loopback port (--port 0), is started fresh for each section and
@@ -34,7 +37,9 @@ const quick = argv.includes('--quick');
 const RUNS = Number(argOf('--runs') || (quick ? 1 : 3));
 const SECS = quick ? 2 : 3;
 const KEYS_PER_S = 8; // one editor typing at human speed
-const PAIR_ROOMS = quick ? [100, 400, 1600] : [100, 200, 400, 800, 1200, 1600]; // rooms of 2, 3, 4 editors in turn
+const PAIR_ROOMS = quick ? [100, 400, 800, 1200, 1600] : [100, 200, 400, 600, 800, 1000, 1200, 1400, 1600]; // rooms of 2, 3, 4 editors in turn
+const STORE_RATE = 5000; // issue 7: cross-instance p99 under 5 ms at 5,000 pushes/s
+const STORE_KINDS = ['collabd', 'collabd-redis', 'collabd-redis-2x'];
 const CLASS = quick ? { 100: [100, 1000], 400: [50, 400] } : { 100: [100, 300, 1000], 400: [50, 150, 400] };
 const STORM = { rooms: 500, editors: 4 }; // 2,000 clients
 const BIG = [['1 MB', 1_000_000], ['10 MB', 10_000_000]];
@@ -64,6 +69,10 @@ const KINDS = {
   hocuspocus: { proto: 'hocuspocus', label: 'Hocuspocus', yjs: true },
 };
 const only = argOf('--only')?.split(',');
+const SECTIONS = ['pair', 'class', 'storm', 'big', 'idle', 'store'];
+const sections = argOf('--sections')?.split(',') || SECTIONS;
+for (const x of sections) if (!SECTIONS.includes(x)) throw new Error(`--sections: no section ${x} (${SECTIONS.join(', ')})`);
+const outFile = path.resolve(argOf('--out') || path.join(here, 'RESULTS.md'));
 const servers = Object.keys(KINDS).filter((k) => !KINDS[k].disabled && (!only || only.includes(k)));
 const peers = servers.filter((k) => k !== 'collabd');
 
@@ -158,11 +167,11 @@ const passes = (r) => ok(r) && r.pushes_per_s >= 0.95 * r.target_rate && r.own_u
   r.others_us.p99 < LAT_LIMIT_US && r.lost === 0 && r.connect_errors === 0 && r.closed_early === 0 && r.errors === 0;
 
 // results[section][kind] = [one entry per run]
-const results = { pair: {}, class100: {}, class400: {}, storm: {}, big: {}, idle: {}, crashes: [] };
-for (const sec of ['pair', 'class100', 'class400', 'storm', 'big', 'idle']) for (const k of servers) results[sec][k] = [];
+const results = { pair: {}, class100: {}, class400: {}, storm: {}, big: {}, idle: {}, store: {}, crashes: [] };
+for (const sec of ['pair', 'class100', 'class400', 'storm', 'big', 'idle', 'store']) for (const k of servers) results[sec][k] = [];
 
-async function section(name, fn) {
-  for (const kind of servers) {
+async function section(name, fn, kinds = servers) {
+  for (const kind of kinds) {
     let s;
     try { s = await startServer(kind); } catch (e) {
       log(`${name}: ${kind} did not start: ${e.message}`);
@@ -263,23 +272,36 @@ async function idle() {
   for (const k of servers) results.idle[k].push(one[k]);
 }
 
+// (6) the store: the same pair rooms at a fixed 5,000 pushes/s on collabd in memory, on Redis,
+// and on Redis over two instances (odd editors on the second: half of every room's deliveries
+// cross instances through Redis, reported apart as cross_us)
+async function store() {
+  const rooms = Math.round(STORE_RATE / (3 * KEYS_PER_S));
+  await section('store', async (kind, s) => {
+    await warmUp(s, ['--rooms', String(rooms), '--editors', '4', '--mix', '--rate', String(STORE_RATE)]);
+    results.store[kind].push(await loadgen(s, ['--rooms', String(rooms), '--editors', '4', '--mix', '--rate', String(STORE_RATE), '--seconds', String(2 * SECS)], 2 * SECS + 150));
+  }, servers.filter((k) => STORE_KINDS.includes(k)));
+}
+
 // ---------- the run ----------
 const t0 = Date.now();
 const maxClients = Math.max(PAIR_ROOMS[PAIR_ROOMS.length - 1] * 4, 400, STORM.rooms * STORM.editors) + 16;
 const maxFrames = Math.ceil(Math.max(KEYS_PER_S, ...Object.entries(CLASS).map(([n, r]) => Math.max(...r) / n)) * SECS * 1.5) + 8;
 framesFile = path.join(logDir, 'frames.bin');
+if (servers.some((k) => KINDS[k].yjs)) {
 log(`precomputing Yjs frames: ${maxClients} clients x ${maxFrames} inserts of ${Y_CHARS} characters`);
 execFileSync(process.execPath, [path.join(here, 'yjs-peers/frames.mjs'), 'edits', '--clients', String(maxClients), '--frames', String(maxFrames),
   '--chars', String(Y_CHARS), '--base', '1000', '--out', framesFile], { timeout: 300000 });
-for (const [label, size] of BIG) makeDoc(label, size);
+}
+if (sections.includes('big')) for (const [label, size] of BIG) makeDoc(label, size);
 for (let run = 1; run <= RUNS; run++) {
   log(`run ${run} of ${RUNS}`);
-  await pair();
-  await classroom(100);
-  await classroom(400);
-  await storm();
-  await big();
-  await idle();
+  if (sections.includes('pair')) await pair();
+  if (sections.includes('class')) { await classroom(100); await classroom(400); }
+  if (sections.includes('storm')) await storm();
+  if (sections.includes('big')) await big();
+  if (sections.includes('idle')) await idle();
+  if (sections.includes('store')) await store();
 }
 let docBench = '';
 try {
@@ -348,7 +370,13 @@ const FIGS = [
   ]),
   [`(5) RSS bytes per idle connection (${IDLE_CONNS.rooms * IDLE_CONNS.editors})`, 'idle', (x) => x.conns.bytes_per_conn],
   [`(5) RSS bytes per room (${IDLE_ROOMS} rooms of 1, minus a connection)`, 'idle', (x) => x.rooms.bytes_per_conn_from_start - x.conns.bytes_per_conn],
-];
+  [`(6) store, pair rooms at ${STORE_RATE} pushes/s: p50 us, others`, 'store', (r) => r.others_us.p50],
+  ['(6)   p99 us, others', 'store', (r) => r.others_us.p99],
+  ['(6)   p99 us, deliveries across instances (through Redis)', 'store', (r) => r.cross_us.p99],
+  ['(6)   p999 us, others', 'store', (r) => r.others_us.p999],
+  ['(6)   server CPU % (collabd and redis-server)', 'store', (r) => 100 * r.server_cpu_share],
+  ['(6)   server CPU us per push', 'store', (r) => (1e6 * r.server_cpu_share) / r.pushes_per_s],
+].filter(([, sec]) => results[sec] && servers.some((k) => results[sec][k]?.length));
 const statOf = (sec, kind, f) => stat(perRun(sec, kind, f));
 const shortName = { 'collabd-redis': 'redis', 'collabd-redis-2x': 'redis 2 inst.', node: 'node', 'y-websocket': 'y-ws†', hocuspocus: 'hocus†' };
 const header = ['figure', ...servers.map((k) => KINDS[k].label + (KINDS[k].yjs ? ' †' : '')), ...peers.map((k) => `collabd ÷ ${shortName[k]}`)];
@@ -359,6 +387,38 @@ const mdRows = FIGS.map(([name, sec, f]) => {
 const mdTable = (h, rows) => [`| ${h.join(' | ')} |`, `|---|${h.slice(1).map(() => '---:').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 const summary = mdTable(header, mdRows);
 console.log(summary);
+
+// Issue 7's targets, from the pair and store sections: Redis at least half the memory store's
+// throughput; across two instances, p99 under 5 ms at 5,000 pushes/s. The memory store's
+// throughput is a floor when the load generator is the bottleneck, so the same ratio is also
+// given from CPU: pushes/s per server CPU share at the best passing step (the capacity of the
+// server's core if it scaled linearly).
+function targetsTable() {
+  const have = (k) => servers.includes(k);
+  if (!have('collabd') || !have('collabd-redis')) return '';
+  const rows = [];
+  const verdict = (ok) => (ok === undefined ? 'n/a' : ok ? '**met**' : '**not met**');
+  if (sections.includes('pair')) {
+    const tput = (k) => statOf('pair', k, (st) => bestPassing(st, (r) => r.pushes_per_s));
+    const cap = (k) => statOf('pair', k, (st) => atBest(st, (r) => r.pushes_per_s / r.server_cpu_share));
+    const lg = statOf('pair', 'collabd', (st) => bestPassing(st, (r) => 100 * r.loadgen_cpu_share));
+    for (const k of ['collabd-redis', 'collabd-redis-2x'].filter(have)) {
+      const r = ratio(tput(k), tput('collabd')), c = ratio(cap(k), cap('collabd'));
+      const target = k === 'collabd-redis' ? '≥ 0.50' : '(none)';
+      rows.push([`${KINDS[k].label} ÷ collabd: pushes/s at p99 < 10 ms, pair rooms`, `${cell(tput(k))} ÷ ${cell(tput('collabd'))} = ${r}` +
+        (lg ? ` (collabd's loadgen at ${cell(lg)} % CPU)` : ''), target, k === 'collabd-redis' && r !== 'n/a' ? verdict(Number(r) >= 0.5) : 'n/a']);
+      rows.push([`${KINDS[k].label} ÷ collabd: pushes/s per server CPU at that step`, `${cell(cap(k))} ÷ ${cell(cap('collabd'))} = ${c}`, target,
+        k === 'collabd-redis' && c !== 'n/a' ? verdict(Number(c) >= 0.5) : 'n/a']);
+    }
+  }
+  if (sections.includes('store') && have('collabd-redis-2x')) {
+    const p = statOf('store', 'collabd-redis-2x', (r) => r.cross_us.p99);
+    rows.push([`${KINDS['collabd-redis-2x'].label}: p99 us of deliveries across instances at ${STORE_RATE} pushes/s`, cell(p), '< 5 000', p ? verdict(p.med < 5000) : 'n/a']);
+  }
+  return mdTable(['issue 7 target', 'measured (median, min–max)', 'target', 'verdict'], rows);
+}
+const targets = targetsTable();
+if (targets) console.log(`\n${targets}`);
 
 function stepTable(sec, unit) {
   const lines = [];
@@ -402,6 +462,20 @@ function idleTable() {
         s((x) => x.rooms.rss_start_kb), s((x) => x.rooms.rss_after_kb), s((x) => x.rooms.bytes_per_conn_from_start),
         s((x) => x.rooms.bytes_per_conn_from_start - x.conns.bytes_per_conn)]; }));
 }
+
+function storeTable() {
+  return mdTable(['server', 'editors', 'pushes/s', 'deliveries/s', 'own p50', 'own p99', 'others p50', 'others p99', 'others p999', 'across instances p50', 'across p99', 'across p999',
+    'lost+errors', 'loadgen CPU %', 'server CPU %', 'redis-server CPU us per push'],
+  servers.filter((k) => STORE_KINDS.includes(k)).map((k) => { const rs = (results.store[k] || []).filter(ok); const s = (f, d = 0) => cell(stat(rs.map(f)), d);
+    return [KINDS[k].label, s((r) => r.synced), s((r) => r.pushes_per_s), s((r) => r.deliveries_per_s), s((r) => r.own_us.p50), s((r) => r.own_us.p99),
+      s((r) => r.others_us.p50), s((r) => r.others_us.p99), s((r) => r.others_us.p999), s((r) => r.cross_us?.p50), s((r) => r.cross_us?.p99), s((r) => r.cross_us?.p999),
+      s((r) => r.lost + r.errors + r.connect_errors + r.closed_early), s((r) => 100 * r.loadgen_cpu_share, 1), s((r) => 100 * r.server_cpu_share, 1), s(redisUsPerPush, 1)]; }));
+}
+const TARGETS_NOTE = `The first throughput ratio compares the highest passing steps of section (1); collabd's in
+memory is a floor while the load generator's CPU is near 100 %, so the second ratio divides each
+server's pushes/s by the CPU share it used at that step (collabd plus redis-server; both on one
+core here), which is what one core could carry if it scaled linearly. "Across instances": the
+deliveries from an editor on one instance to an editor on the other, through Redis pub/sub.`;
 
 let cpuModel = 'unknown';
 try { cpuModel = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))[1]; } catch {}
@@ -451,31 +525,15 @@ server is not stepped further after its first failing step; a failing step is tr
 first, its second result counts). Ratios are collabd's median ÷ the
 peer's median: above 1 is better for collabd in throughput, below 1 in latency, time and memory.
 
-## (1) Pair programming: rooms of 2, 3 and 4 editors in turn, each editor ${KEYS_PER_S} keys/s
-
-${stepTable('pair', 'rooms')}
-
-## (2) A classroom: one room of 100 editors
-
-${stepTable('class100', 'pushes/s')}
-
-## (2) A classroom: one room of 400 editors
-
-${stepTable('class400', 'pushes/s')}
-
-## (3) Reconnect storm: ${STORM.rooms} rooms of ${STORM.editors}, every connection dropped at once and reopened at once
-
-${stormTable()}
-
-## (4) Big documents: 5 joins in turn, then ${BIG_EDITORS} editors type ${KEYS_PER_S} keys/s each
-
-${bigTable()}
-
-## (5) Idle memory
-
-${idleTable()}
-
-## doc_bench (\`doc_bench 100000 2000\`)
+${[
+  ['pair', `## (1) Pair programming: rooms of 2, 3 and 4 editors in turn, each editor ${KEYS_PER_S} keys/s`, () => stepTable('pair', 'rooms')],
+  ['class', '## (2) A classroom: one room of 100 editors', () => stepTable('class100', 'pushes/s')],
+  ['class', '## (2) A classroom: one room of 400 editors', () => stepTable('class400', 'pushes/s')],
+  ['storm', `## (3) Reconnect storm: ${STORM.rooms} rooms of ${STORM.editors}, every connection dropped at once and reopened at once`, stormTable],
+  ['big', `## (4) Big documents: 5 joins in turn, then ${BIG_EDITORS} editors type ${KEYS_PER_S} keys/s each`, bigTable],
+  ['idle', '## (5) Idle memory', idleTable],
+  ['store', `## (6) The store: pair rooms at ${STORE_RATE} pushes/s; issue 7's targets`, () => `${storeTable()}\n\n${targets}\n\n${TARGETS_NOTE}`],
+].filter(([sec]) => sections.includes(sec)).map(([, h, f]) => `${h}\n\n${f()}\n\n`).join('')}## doc_bench (\`doc_bench 100000 2000\`)
 
 \`\`\`
 ${docBench.trim()}
@@ -490,6 +548,6 @@ ${JSON.stringify(results)}
 \`\`\`
 </details>
 `;
-fs.writeFileSync(path.join(here, 'RESULTS.md'), out);
-log(`wrote ${path.join(here, 'RESULTS.md')} after ${elapsedMin} minutes`);
+fs.writeFileSync(outFile, out);
+log(`wrote ${outFile} after ${elapsedMin} minutes`);
 fs.rmSync(logDir, { recursive: true, force: true });

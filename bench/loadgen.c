@@ -31,7 +31,9 @@
  * used as soon as its own update comes back; a further one is counted as skipped. The send
  * time of every push is kept in a per-editor ring keyed by seq, so every receiver recovers the
  * push->delivery latency from the clientID of the `update` it gets: push->own delivery (the
- * sender) and push->delivery at the others are reported apart. After S seconds pushing stops
+ * sender) and push->delivery at the others are reported apart; with --url2, the deliveries
+ * between editors on different instances (through Redis) also apart, as cross. After S seconds
+ * pushing stops
  * and in-flight pushes get up to 3 s to come back.
  *
  * Yjs mode: no sessions; room r is the document "<nonce>-r<r>" (the URL path for y-websocket,
@@ -174,7 +176,7 @@ static struct {
     uint64_t other_msgs, bytes_in_window;
     char err_codes[8][32];
     uint64_t err_counts[8];
-    struct hist *own, *others;
+    struct hist *own, *others, *cross; /* cross: others on the other instance (--url2) */
     size_t rr;
     /* Yjs frames (frames.mjs edits): frame j of client c at yf_off[c * yf_frames + j] */
     unsigned char *yf;
@@ -585,6 +587,8 @@ static void on_delivery(struct editor *e, long idx, uint32_t seq, size_t bytes, 
     } else {
         uint64_t us = (t - s->sent_ns[seq % RING]) / 1000;
         hist_add(s == e ? G.own : G.others, us);
+        if (G.port2 && (s->idx % 2) != (e->idx % 2))
+            hist_add(G.cross, us); /* the editors are on different instances */
     }
     if (s == e && seq == e->seq) {
         e->inflight = 0;
@@ -1103,6 +1107,10 @@ static void finish(void)
     jstr_pct(o, "own_us", G.own);
     fprintf(o, ",");
     jstr_pct(o, "others_us", G.others);
+    if (G.port2) {
+        fprintf(o, ",");
+        jstr_pct(o, "cross_us", G.cross);
+    }
     fprintf(o,
             ",\"loadgen_cpu_s\":%.3f,\"loadgen_cpu_share\":%.3f,\"server_cpu_s\":%.3f,"
             "\"server_cpu_share\":%.3f,\"server_rss_kb\":%ld",
@@ -1111,11 +1119,12 @@ static void finish(void)
     fprintf(o, "}\n");
     fprintf(stderr,
             "load: %d rooms x %d editors, target %.0f/s: %.0f pushes/s, %.0f deliveries/s, own p50 "
-            "%.0f p99 %.0f p999 %.0f us, others p99 %.0f us, errors %" PRIu64
-            ", lost %d, skipped %" PRIu64 "; loadgen cpu %.0f%%, server cpu %.0f%%\n",
+            "%.0f p99 %.0f p999 %.0f us, others p99 %.0f us, cross-instance p99 %.0f us, errors "
+            "%" PRIu64 ", lost %d, skipped %" PRIu64 "; loadgen cpu %.0f%%, server cpu %.0f%%\n",
             G.rooms, G.editors, G.rate, (double)G.pushes / wall,
             (double)G.deliveries_in_window / wall, hist_pct(G.own, .5), hist_pct(G.own, .99),
-            hist_pct(G.own, .999), hist_pct(G.others, .99), G.errors, lost, G.skipped,
+            hist_pct(G.own, .999), hist_pct(G.others, .99), G.port2 ? hist_pct(G.cross, .99) : -1,
+            G.errors, lost, G.skipped,
             100 * cpu / wall, 100 * scpu / wall);
     fflush(o);
     _exit(0);
@@ -1291,9 +1300,10 @@ int main(int argc, char **argv)
     G.ed = calloc((size_t)G.n_ed, sizeof(struct editor));
     G.own = calloc(1, sizeof(struct hist));
     G.others = calloc(1, sizeof(struct hist));
+    G.cross = calloc(1, sizeof(struct hist));
     G.join_ms = calloc((size_t)G.n_ed, sizeof(double));
     G.room_ids = calloc((size_t)G.rooms, sizeof(char *));
-    if (!G.ed || !G.own || !G.others || !G.join_ms || !G.room_ids)
+    if (!G.ed || !G.own || !G.others || !G.cross || !G.join_ms || !G.room_ids)
         die("out of memory");
     for (int i = 0, r = 0, in_room = 0; i < G.n_ed; i++) {
         G.ed[i].idx = i;
