@@ -36,8 +36,9 @@
  *                               string, lone surrogates escaped), snapshot_version, version
  *   collabd:log:{id}            list: the updates after snapshot_version, oldest first, each
  *                               {"clientID":...,"changes":[...]} (ChangeSet JSON)
- * The three per-session keys expire after ttl seconds without a write (0: never); the sorted
- * set member of an expired session is removed the next time collabd loads.
+ * The three per-session keys expire after ttl seconds without a write (0: never); the sweep
+ * (SWEEP_CHUNK) finds the mirrored sessions Redis no longer holds, drops them here and removes
+ * their sorted set members.
  * Accepting updates is one Lua script (commit): append only if the stored version equals the
  * pusher's base, return the new version; otherwise return the stored version so the caller
  * rebases over the missed updates and tries again. Scripts run by EVALSHA, with EVAL when
@@ -68,8 +69,14 @@
 /* hiredis 0.14's libuv adapter drops poll errors, so a refused connect is never reported:
  * a connection that is not through SELECT after this long is abandoned and tried again. */
 #define CONNECT_TIMEOUT_MS 1000
+/* Sessions expire in Redis (--redis-ttl) without telling anyone, and a deletion published while
+ * the subscriber was away is never heard: every mirrored session is checked against Redis
+ * SWEEP_CHUNK at a time, after every (re)load and every ttl/4 (1 s to 60 s), and dropped here
+ * when Redis no longer holds it. */
+#define SWEEP_CHUNK       256
+#define SWEEP_PERIOD_MAX_MS 60000
 
-enum { SC_CREATE, SC_COMMIT, SC_COMPACT, SC_LOAD, SC_REMOVE, SC_COUNT };
+enum { SC_CREATE, SC_COMMIT, SC_COMPACT, SC_LOAD, SC_REMOVE, SC_ALIVE, SC_COUNT };
 
 static const char *const scripts[SC_COUNT] = {
     /* create: KEYS seq, sessions, session, doc; ARGV id, language, created_ms, view_token,
@@ -124,6 +131,16 @@ static const char *const scripts[SC_COUNT] = {
     "redis.call('ZREM', KEYS[4], ARGV[1])\n"
     "redis.call('PUBLISH', ARGV[2], 'd ' .. ARGV[3])\n"
     "return 1\n",
+    /* alive: KEYS session hash of each id, then sessions; ARGV ids -> the ids Redis no longer
+     * holds (expired, or deleted unheard), dropped from sessions */
+    "local gone = {}\n"
+    "for i = 1, #ARGV do\n"
+    "  if redis.call('EXISTS', KEYS[i]) == 0 then\n"
+    "    redis.call('ZREM', KEYS[#KEYS], ARGV[i])\n"
+    "    gone[#gone + 1] = ARGV[i]\n"
+    "  end\n"
+    "end\n"
+    "return gone\n",
 };
 
 enum rstate { R_DOWN, R_CONNECTING, R_LOADING, R_READY };
@@ -158,7 +175,11 @@ struct redis_store {
     int stopping;
     int subscribed; /* the subscriber's PSUBSCRIBE is confirmed */
     size_t loads_pending;
+    int reloading; /* a reload of every session is under way (begin_load) */
     struct fetch *fetches;
+    uv_timer_t sweep;     /* the next chunk of the sweep for sessions Redis no longer holds */
+    uint64_t sweep_after; /* the sweep's cursor: the seq of the last session checked */
+    int sweeping;         /* a chunk is in flight */
     char nonce[37];   /* this instance, in its session events */
     char channel[64]; /* "collabd:<db>:room:" */
     long ttl;
@@ -606,13 +627,106 @@ out:
     return rc;
 }
 
+/* Drop s, which Redis no longer holds, from the mirror: its clients are closed as by a local
+ * delete (hooks.removed) and its record freed. */
+static void forget(struct redis_store *rs, struct cd_session *s, const char *why)
+{
+    char id[37];
+    memcpy(id, s->id, sizeof(id));
+    cd_logf(CD_LOG_INFO, NULL, "redis: session %s %s", id, why);
+    if (rs->base.hooks.removed)
+        rs->base.hooks.removed(rs->base.hooks.arg, s);
+    rs->mem->ops->remove(rs->mem, id, 36);
+}
+
+static void sweep_chunk(uv_timer_t *t);
+
+/* The next chunk in delay_ms; delay_ms < 0: the next pass after the period (if sessions
+ * expire at all). */
+static void sweep_later(struct redis_store *rs, long delay_ms)
+{
+    if (rs->stopping)
+        return;
+    if (delay_ms < 0) {
+        rs->sweep_after = 0;
+        if (rs->ttl <= 0)
+            return; /* nothing expires: the next (re)load sweeps */
+        delay_ms = rs->ttl * 250 < 1000 ? 1000 : rs->ttl * 250;
+        if (delay_ms > SWEEP_PERIOD_MAX_MS)
+            delay_ms = SWEEP_PERIOD_MAX_MS;
+    }
+    uv_timer_start(&rs->sweep, sweep_chunk, (uint64_t)delay_ms, 0);
+}
+
+static void on_alive(struct call *c, redisReply *r)
+{
+    struct redis_store *rs = c->rs;
+    uint64_t after = *(uint64_t *)c->op;
+    free(c->op);
+    rs->sweeping = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        sweep_later(rs, -1); /* the connection is gone: the next load sweeps again */
+        return;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        const char *id;
+        size_t n;
+        struct cd_session *s;
+        if (!reply_str(r->element[i], &id, &n) && (s = rs->mem->ops->get(rs->mem, id, n)))
+            forget(rs, s, "is no longer in Redis (expired, or deleted unheard): dropped here");
+    }
+    rs->sweep_after = after;
+    sweep_later(rs, after ? 10 : -1);
+}
+
+/* Check the next SWEEP_CHUNK mirrored sessions (after the cursor) against Redis. */
+static void sweep_chunk(uv_timer_t *t)
+{
+    struct redis_store *rs = t->data;
+    struct cd_session *ss[SWEEP_CHUNK];
+    int more = 0;
+    if (rs->state != R_READY || rs->sweeping)
+        return; /* load_finished starts a pass */
+    size_t n = rs->mem->ops->list(rs->mem, rs->sweep_after, ss, SWEEP_CHUNK, &more);
+    if (!n) {
+        sweep_later(rs, -1);
+        return;
+    }
+    struct call *c = call_new(rs, SC_ALIVE, 3 + 2 * (int)n + 1);
+    uint64_t *after = malloc(sizeof(*after));
+    int rc = !c || !after || call_argu(c, 2, n + 1);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = call_key(c, 3 + (int)i, "session", ss[i]->id) ||
+             call_arg(c, 3 + (int)(n + 1 + i), ss[i]->id, 36);
+    if (!rc)
+        rc = call_arg(c, 3 + (int)n, "collabd:sessions", 16);
+    if (rc) {
+        call_free(c);
+        free(after);
+        sweep_later(rs, -1);
+        return;
+    }
+    *after = more ? ss[n - 1]->seq : 0;
+    if (call_start(c, on_alive, after)) {
+        sweep_later(rs, -1);
+        return;
+    }
+    rs->sweeping = 1;
+}
+
+/* A (re)load of every session is done once its last load answered. */
 static void load_finished(struct redis_store *rs)
 {
-    if (rs->state != R_LOADING || rs->loads_pending)
+    if (!rs->reloading || rs->loads_pending)
         return;
-    rs->state = R_READY;
-    snprintf(rs->detail, sizeof(rs->detail), "connected");
-    cd_logf(CD_LOG_INFO, NULL, "redis: ready, %zu sessions", rs->mem->ops->count(rs->mem));
+    rs->reloading = 0;
+    if (rs->state == R_LOADING) {
+        rs->state = R_READY;
+        snprintf(rs->detail, sizeof(rs->detail), "connected");
+        cd_logf(CD_LOG_INFO, NULL, "redis: ready, %zu sessions", rs->mem->ops->count(rs->mem));
+    }
+    rs->sweep_after = 0; /* sessions deleted while this instance was not listening go */
+    sweep_later(rs, 0);
 }
 
 /* A load of one session: at (re)connect (reload), or to fill a gap (catch-up). */
@@ -684,6 +798,8 @@ static void on_load(struct call *c, redisReply *r)
     if (r->type == REDIS_REPLY_NIL) { /* expired or deleted: forget it */
         if (op->reload)
             redisAsyncCommand(rs->cmd.ac, NULL, NULL, "ZREM collabd:sessions %s", id);
+        if ((s = rs->mem->ops->get(rs->mem, id, strlen(id))))
+            forget(rs, s, "is no longer in Redis: dropped here");
         goto done;
     }
     memset(&tmpl, 0, sizeof(tmpl));
@@ -799,6 +915,7 @@ static void begin_load(struct redis_store *rs)
         rs->state = R_LOADING;
         snprintf(rs->detail, sizeof(rs->detail), "loading");
     }
+    rs->reloading = 1;
     redisAsyncCommand(rs->cmd.ac, on_ids, NULL, "ZRANGE collabd:sessions 0 -1");
 }
 
@@ -875,10 +992,7 @@ static void on_publication(struct redis_store *rs, const char *chan, size_t clen
     if (p[0] == 'c' && !s) {
         fetch_session(rs, id, 0);
     } else if (p[0] == 'd' && s) {
-        cd_logf(CD_LOG_INFO, NULL, "redis: session %s was deleted by another instance", id);
-        if (rs->base.hooks.removed)
-            rs->base.hooks.removed(rs->base.hooks.arg, s);
-        rs->mem->ops->remove(rs->mem, id, 36);
+        forget(rs, s, "was deleted by another instance");
     }
 }
 
@@ -1355,6 +1469,8 @@ static void r_shutdown(struct cd_store *st)
     if (rs->stopping)
         return;
     rs->stopping = 1;
+    uv_timer_stop(&rs->sweep);
+    uv_close((uv_handle_t *)&rs->sweep, NULL);
     link_shutdown(&rs->cmd);
     link_shutdown(&rs->sub);
 }
@@ -1420,6 +1536,8 @@ struct cd_store *cd_store_redis_new(struct uv_loop_s *loop, const char *url, lon
     snprintf(rs->detail, sizeof(rs->detail), "connecting");
     cd_uuid_v4(rs->nonce);
     snprintf(rs->channel, sizeof(rs->channel), "collabd:%ld:room:", rs->db);
+    uv_timer_init(loop, &rs->sweep);
+    rs->sweep.data = rs;
     struct link *links[2] = {&rs->cmd, &rs->sub};
     for (int i = 0; i < 2; i++) {
         links[i]->rs = rs;

@@ -197,6 +197,52 @@ test('a cut subscriber connection: the instance reloads and relays what it misse
   });
 });
 
+test('a session Redis expired (--redis-ttl) leaves every instance; one that is edited stays', async () => {
+  await withRedis({}, async (redis, srvs) => {
+    const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
+    const { a, b, s, ca, cb } = await pairOn(redis, srvs, { extra: ['--redis-ttl', '4'] });
+    const within = (p, what) => Promise.race([p, sleep(15000).then(() => { throw new Error(`timed out: ${what}`); })]);
+    // a second session is edited every 300 ms: each commit renews its keys, so it stays
+    const kept = await createSession(a, { content: '' });
+    await until('kept on b', async () => (await api(b, 'GET', `/sessions/${kept.id}`)).status === 200);
+    const ck = await Client.open(b, kept.id, '?userId=k');
+    await ck.next('sync');
+    let v = 0;
+    const typing = setInterval(() => { ck.send({ type: 'push', version: v, updates: [{ clientID: 'ck', changes: v ? [v, [0, 'k']] : [[0, 'k']] }] }); v++; }, 300);
+    try {
+      // s is not edited: Redis expires it after 4 s, and both instances drop it
+      assert.equal((await within(cb.closed, 'b drops the expired session')).code, 4000, 'b closes its clients of the expired session');
+      assert.equal((await within(ca.closed, 'a drops it')).code, 4000);
+      for (const srv of [a, b]) {
+        assert.equal((await api(srv, 'GET', `/sessions/${s.id}`)).status, 404);
+        assert.deepEqual((await api(srv, 'GET', '/sessions')).json.sessions.map((x) => x.id), [kept.id]);
+      }
+      assert.equal(cli('ZSCORE', 'collabd:sessions', s.id), '', 'and the session list in Redis forgets it');
+    } finally { clearInterval(typing); }
+    assert.ok(v >= 6, `kept was edited (${v} pushes)`);
+    assert.equal(ck.messages.filter((m) => m.type === 'error').length, 0, 'every edit of kept accepted');
+    for (const srv of [a, b]) assert.equal((await api(srv, 'GET', `/sessions/${kept.id}`)).status, 200, 'the edited session stays');
+    await ck.close();
+  });
+});
+
+test('a session deleted while an instance was not listening leaves it once it has reloaded', async () => {
+  await withRedis({}, async (redis, srvs) => {
+    const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
+    // the default --redis-ttl (7 days): only the check after the reload can find it
+    const { a, b } = await pairOn(redis, srvs);
+    const kept = await createSession(a);
+    // deleted on a while b's subscriber is away (it reconnects after 100 ms): b never hears the
+    // deletion
+    const gone = await createSession(a);
+    await until('gone on b', async () => (await api(b, 'GET', `/sessions/${gone.id}`)).status === 200);
+    assert.ok(Number(cli('CLIENT', 'KILL', 'TYPE', 'pubsub')) >= 2);
+    assert.equal((await api(a, 'DELETE', `/sessions/${gone.id}`)).status, 204);
+    await until('deleted unheard, dropped by b', async () => (await api(b, 'GET', `/sessions/${gone.id}`)).status === 404);
+    assert.equal((await api(b, 'GET', `/sessions/${kept.id}`)).status, 200);
+  });
+});
+
 test('a push of more updates than --history-max reaches the other instance whole, in order', async () => {
   await withRedis({}, async (redis, srvs) => {
     const { b, s, ca, cb } = await pairOn(redis, srvs, { extra: ['--history-max', '2'] });
