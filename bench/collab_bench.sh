@@ -3,7 +3,7 @@
 # packages (git-ignored node_modules, from the committed locks), then run bench/collab_bench.mjs:
 # the same load against collabd (memory, Redis, two instances on one Redis), the Node authority,
 # y-websocket and Hocuspocus; side-by-side tables on stdout, figures in bench/RESULTS.md.
-# About 22 minutes (--quick: 5).
+# About 24 minutes (--quick: 5).
 #   bench/collab_bench.sh [--quick] [--runs N] [--only collabd,node,...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
