@@ -1124,8 +1124,7 @@ static void finish(void)
             G.rooms, G.editors, G.rate, (double)G.pushes / wall,
             (double)G.deliveries_in_window / wall, hist_pct(G.own, .5), hist_pct(G.own, .99),
             hist_pct(G.own, .999), hist_pct(G.others, .99), G.port2 ? hist_pct(G.cross, .99) : -1,
-            G.errors, lost, G.skipped,
-            100 * cpu / wall, 100 * scpu / wall);
+            G.errors, lost, G.skipped, 100 * cpu / wall, 100 * scpu / wall);
     fflush(o);
     _exit(0);
 }

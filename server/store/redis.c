@@ -73,7 +73,7 @@
  * the subscriber was away is never heard: every mirrored session is checked against Redis
  * SWEEP_CHUNK at a time, after every (re)load and every ttl/4 (1 s to 60 s), and dropped here
  * when Redis no longer holds it. */
-#define SWEEP_CHUNK       256
+#define SWEEP_CHUNK         256
 #define SWEEP_PERIOD_MAX_MS 60000
 
 enum { SC_CREATE, SC_COMMIT, SC_COMPACT, SC_LOAD, SC_REMOVE, SC_ALIVE, SC_COUNT };
@@ -180,8 +180,8 @@ struct redis_store {
     uv_timer_t sweep;     /* the next chunk of the sweep for sessions Redis no longer holds */
     uint64_t sweep_after; /* the sweep's cursor: the seq of the last session checked */
     int sweeping;         /* a chunk is in flight */
-    char nonce[37];   /* this instance, in its session events */
-    char channel[64]; /* "collabd:<db>:room:" */
+    char nonce[37];       /* this instance, in its session events */
+    char channel[64];     /* "collabd:<db>:room:" */
     long ttl;
     char host[256];
     int port;

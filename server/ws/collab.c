@@ -337,8 +337,8 @@ static void batch_add(struct commit_batch *b, struct push_op *op, struct cd_sess
 {
     char err[192];
     size_t m = op->n;
-    int rc = cd_auth_prepare_after(s->auth, op->base, b->u, b->n, op->u, op->n, op->reject, &m,
-                                   err, sizeof(err));
+    int rc = cd_auth_prepare_after(s->auth, op->base, b->u, b->n, op->u, op->n, op->reject, &m, err,
+                                   sizeof(err));
     op->n = m;
     if (rc || !m) { /* refused, or every update is held already */
         if (rc)
@@ -509,8 +509,7 @@ void cd_collab_session_gone(struct cd_session *s)
     queue_drop(s);
 }
 
-static int commit_answered(struct commit_batch *b, struct cd_session *s, int rc,
-                           uint64_t version);
+static int commit_answered(struct commit_batch *b, struct cd_session *s, int rc, uint64_t version);
 
 static void on_committed(void *arg, int rc, uint64_t version)
 {

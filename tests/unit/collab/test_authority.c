@@ -259,7 +259,8 @@ static void test_prepare_after(void)
     struct cd_update batch[2] = {upd("B", "[4,[0,\"Y\"]]"), {NULL, NULL}};
     /* C pushed at v0 inserts Z after "a": over A, then over B */
     batch[1] = upd("C", "[1,[0,\"Z\"],2]");
-    CD_CHECK_INT(cd_auth_prepare_after(a, 0, batch, 1, &batch[1], 1, 0, &m, err, sizeof(err)), CD_OK);
+    CD_CHECK_INT(cd_auth_prepare_after(a, 0, batch, 1, &batch[1], 1, 0, &m, err, sizeof(err)),
+                 CD_OK);
     CD_CHECK_INT(m, 1);
     struct cd_buf js;
     cd_buf_init(&js, 1 << 20);
@@ -280,11 +281,13 @@ static void test_prepare_after(void)
     CD_CHECK_INT(cd_auth_prepare(a, 1, &big, 1, 0, &m, err, sizeof(err)), CD_OK);
     cd_update_cleanup(&big);
     big = upd("D", "[[0,\"1\"],4]");
-    CD_CHECK_INT(cd_auth_prepare_after(a, 1, batch, 2, &big, 1, 0, &m, err, sizeof(err)), CD_ETOOBIG);
+    CD_CHECK_INT(cd_auth_prepare_after(a, 1, batch, 2, &big, 1, 0, &m, err, sizeof(err)),
+                 CD_ETOOBIG);
     cd_update_cleanup(&big);
     /* reject mode: nothing may come before the push, not even a batch */
     struct cd_update rj = upd("E", "[4]");
-    CD_CHECK_INT(cd_auth_prepare_after(a, 1, batch, 1, &rj, 1, 1, &m, err, sizeof(err)), CD_ECONFLICT);
+    CD_CHECK_INT(cd_auth_prepare_after(a, 1, batch, 1, &rj, 1, 1, &m, err, sizeof(err)),
+                 CD_ECONFLICT);
     CD_CHECK_INT(cd_auth_prepare_after(a, 1, NULL, 0, &rj, 1, 1, &m, err, sizeof(err)), CD_OK);
     cd_update_cleanup(&rj);
     /* the batch applies as one sequence at v1 */
