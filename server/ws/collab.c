@@ -236,23 +236,25 @@ struct push_op {
     uint64_t base; /* the authority's version its updates are rebased onto */
     struct cd_update *u;
     size_t n;
-    int reject;
+    int reject, tries;
     struct push_op *next;
 };
 
-/* The pushes of one session committed together. Their updates are prepared into one sequence
- * at base (each push's rebased over those of the pushes before it), go to the store as one
- * commit, and are applied and broadcast together once the store accepted them. When the
- * stored version moved first, the sequence is rebased over the missed updates as one push of
- * several updates would be. It names its session: the session may be deleted meanwhile. */
+/* The pushes of one session committed together. Copies of their updates are prepared into one
+ * sequence at base (each push's rebased over those of the pushes before it), go to the store
+ * as one commit, and are applied and broadcast together once the store accepted them. When the
+ * stored version moved first, the batch is dissolved and made again from its pushes (each
+ * still one client's updates at a version of the history): a sequence mixing clients cannot
+ * be rebased as one, since rebasing drops an update the history already holds only when it
+ * leads the sequence. It names its session: the session may be deleted meanwhile. */
 struct commit_batch {
     struct cd_server *srv;
     char session[37];
-    struct push_op *ops, *last; /* answered together (their updates moved to u) */
-    struct cd_update *u;        /* CD_COMMIT_BATCH_MAX slots */
+    struct push_op *ops, *last; /* answered together */
+    struct cd_update *u;        /* the prepared copies, CD_COMMIT_BATCH_MAX slots */
     size_t n;
     uint64_t base;
-    int reject, tries;
+    int reject;
 };
 
 /* The pushes of one session on their way to the store (s->commits). One commit per session is
@@ -331,25 +333,33 @@ static void batch_refused(struct commit_batch *b, struct cd_session *s, int rc, 
     batch_free(b);
 }
 
-/* Rebase op over the newer history and over b's updates, and move its updates into b
- * (the caller checked they fit); a refused op is answered, and op is freed unless added. */
+/* Rebase op over the newer history (in place: op stays one client's updates, now at the
+ * current version), then copies of its updates over b's, and add the copies to b (the caller
+ * checked they fit); a refused op is answered, and op is freed unless added. */
 static void batch_add(struct commit_batch *b, struct push_op *op, struct cd_session *s)
 {
     char err[192];
-    size_t m = op->n;
-    int rc = cd_auth_prepare_after(s->auth, op->base, b->u, b->n, op->u, op->n, op->reject, &m, err,
-                                   sizeof(err));
+    size_t m = op->n, k = 0;
+    struct cd_update *cp = b->u + b->n;
+    int rc = cd_auth_prepare(s->auth, op->base, op->u, op->n, op->reject, &m, err, sizeof(err));
     op->n = m;
-    if (rc || !m) { /* refused, or every update is held already */
+    op->base = cd_auth_version(s->auth);
+    for (; !rc && k < m; k++)
+        if (!(cp[k].client_id = strdup(op->u[k].client_id)) ||
+            cd_cs_dup(op->u[k].changes, &cp[k].changes))
+            rc = CD_ENOMEM;
+    if (!rc)
+        rc = cd_auth_prepare_after(s->auth, op->base, b->u, b->n, cp, m, 0, &k, err, sizeof(err));
+    if (rc || !k) { /* refused, or every update is held already (by the history or by b) */
+        for (size_t i = 0; i < m; i++)
+            cd_update_cleanup(&cp[i]);
         if (rc)
             push_refused(op, s, rc, err);
         else
             push_op_free(op);
         return;
     }
-    memcpy(b->u + b->n, op->u, m * sizeof(*op->u));
-    b->n += m;
-    op->n = 0; /* moved */
+    b->n += k;
     op->next = NULL;
     if (b->last)
         b->last->next = op;
@@ -509,7 +519,7 @@ void cd_collab_session_gone(struct cd_session *s)
     queue_drop(s);
 }
 
-static int commit_answered(struct commit_batch *b, struct cd_session *s, int rc, uint64_t version);
+static void commit_answered(struct commit_batch *b, struct cd_session *s, int rc, uint64_t version);
 
 static void on_committed(void *arg, int rc, uint64_t version)
 {
@@ -520,8 +530,7 @@ static void on_committed(void *arg, int rc, uint64_t version)
         batch_free(b); /* the session was deleted meanwhile: its clients were told */
         return;
     }
-    if (!commit_answered(b, s, rc, version))
-        return; /* rebased and sent again */
+    commit_answered(b, s, rc, version);
     q->flight = NULL;
     if (q->head)
         commit_kick(s);
@@ -529,22 +538,21 @@ static void on_committed(void *arg, int rc, uint64_t version)
         queue_drop(s);
 }
 
-/* The store's answer to b's commit: 1 when b is done (answered and freed), 0 when it was
- * rebased and sent again. */
-static int commit_answered(struct commit_batch *b, struct cd_session *s, int rc, uint64_t version)
+/* The store's answer to b's commit: b is answered and freed, or its pushes wait again. */
+static void commit_answered(struct commit_batch *b, struct cd_session *s, int rc, uint64_t version)
 {
     char err[192];
     struct cd_auth *a = s->auth;
     if (rc == CD_OK) {
         if (cd_auth_version(a) >= version && version > b->base) {
             batch_free(b); /* applied and broadcast already: the store heard its publication */
-            return 1;
+            return;
         }
         if (cd_auth_version(a) != b->base) { /* the store and the mirror disagree */
             cd_logf(CD_LOG_ERROR, NULL, "push: session %s stored at %llu, held at %llu", s->id,
                     (unsigned long long)b->base, (unsigned long long)cd_auth_version(a));
             batch_refused(b, s, CD_ESTALE, "the document moved; reload it");
-            return 1;
+            return;
         }
         struct cd_auth_result res;
         rc = cd_auth_push(a, b->base, b->u, b->n, 0, &res, err, sizeof(err));
@@ -552,35 +560,44 @@ static int commit_answered(struct commit_batch *b, struct cd_session *s, int rc,
         if (rc) {
             cd_logf(CD_LOG_ERROR, NULL, "push: stored update of %s not applied (%s)", s->id, err);
             batch_refused(b, s, rc, err);
-            return 1;
+            return;
         }
         broadcast_accepted(s->room, a, res.first, res.accepted);
         batch_free(b);
-        return 1;
+        return;
     }
     if (rc != CD_ECONFLICT) { /* CD_ENOTFOUND, CD_EUNAVAIL */
         batch_refused(b, s, rc, "");
-        return 1;
+        return;
     }
     /* The stored version moved to `version`; the store applied the updates the mirror missed
      * (sent back with the refusal) before answering. The mirror may be further on still:
-     * publications of later commits can overtake this answer. */
-    if (version > cd_auth_version(a) || ++b->tries > CD_COMMIT_TRIES) {
-        batch_refused(b, s, CD_ECONFLICT, "the document moved on; pull and push again");
-        return 1;
+     * publications of later commits can overtake this answer. The pushes wait again, first in
+     * line, and the next batch is made from them over the history as it is now. */
+    int lost = version > cd_auth_version(a);
+    struct commit_queue *q = s->commits;
+    struct push_op *back = NULL, *last = NULL;
+    while (b->ops) {
+        struct push_op *op = b->ops;
+        b->ops = op->next;
+        if (lost || ++op->tries > CD_COMMIT_TRIES) {
+            push_refused(op, s, CD_ECONFLICT, "the document moved on; pull and push again");
+            continue;
+        }
+        op->next = NULL;
+        if (last)
+            last->next = op;
+        else
+            back = op;
+        last = op;
     }
-    size_t m = b->n;
-    rc = cd_auth_prepare(a, b->base, b->u, b->n, b->reject, &m, err, sizeof(err));
-    b->n = m;
-    b->base = cd_auth_version(a);
-    if (!rc && !m) {
-        batch_free(b); /* all of it was accepted meanwhile */
-        return 1;
+    if (last) {
+        last->next = q->head;
+        if (!q->head)
+            q->tail = last;
+        q->head = back;
     }
-    if (!rc && !(rc = batch_send(b, s)))
-        return 0;
-    batch_refused(b, s, rc, err);
-    return 1;
+    batch_free(b);
 }
 
 /* The push of c, parsed into u[0..n) (taken), through the store. */
