@@ -92,9 +92,12 @@ static const char *const scripts[SC_COUNT] = {
     "return seq\n",
     /* commit: KEYS session, doc, log; ARGV base, ttl, channel, update... -> {0, new version}
      * appended and published; {-1, stored version, {updates after base...}} moved (the
-     * updates only while the log still holds them); {-2, 0} no such session */
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return {-2, 0} end\n"
-    "local v = tonumber(redis.call('HGET', KEYS[2], 'version') or '0')\n"
+     * updates only while the log still holds them); {-2, 0} no such session (its doc hash,
+     * which always holds version, is gone). ttl > 0: renew the three keys' expiry; ttl < 0:
+     * not due, only a log list this push creates (compact emptied it) gets -ttl; 0: none */
+    "local vs = redis.call('HGET', KEYS[2], 'version')\n"
+    "if not vs then return {-2, 0} end\n"
+    "local v = tonumber(vs)\n"
     "local base = tonumber(ARGV[1])\n"
     "if v ~= base then\n"
     "  local sv = tonumber(redis.call('HGET', KEYS[2], 'snapshot_version') or '0')\n"
@@ -103,11 +106,12 @@ static const char *const scripts[SC_COUNT] = {
     "  end\n"
     "  return {-1, v}\n"
     "end\n"
-    "for i = 4, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end\n"
     "local n = #ARGV - 3\n"
+    "local len = redis.call('RPUSH', KEYS[3], unpack(ARGV, 4))\n"
     "redis.call('HSET', KEYS[2], 'version', v + n)\n"
-    "if tonumber(ARGV[2]) > 0 then for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end"
-    " end\n"
+    "local ttl = tonumber(ARGV[2])\n"
+    "if ttl > 0 then for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ttl) end\n"
+    "elseif ttl < 0 and len == n then redis.call('EXPIRE', KEYS[3], -ttl) end\n"
     "redis.call('PUBLISH', ARGV[3], string.format('u %d %d\\n', v, n) .."
     " table.concat(ARGV, '\\n', 4))\n"
     "return {0, v + n}\n",
@@ -1304,6 +1308,7 @@ static int r_remove_async(struct cd_store *st, const char *id, size_t idlen, cd_
 struct commit_op {
     char id[37];
     uint64_t base;
+    uint64_t renew_ms; /* the commit renews the keys' expiry (sent at this time), or 0 */
     cd_store_commit_cb cb;
     void *arg;
 };
@@ -1369,6 +1374,8 @@ static void on_committed(struct call *c, redisReply *r)
         /* fold the log into a snapshot each time it grows past another history_max updates */
         uint64_t k = rs->base.limits.history_max ? rs->base.limits.history_max : 1;
         struct cd_session *s = rs->mem->ops->get(rs->mem, op->id, strlen(op->id));
+        if (s && op->renew_ms)
+            s->expiry_renewed_ms = op->renew_ms;
         if (s && cd_auth_version(s->auth) == v && v / k != op->base / k)
             compact(rs, s);
     }
@@ -1384,10 +1391,18 @@ static int r_commit(struct cd_store *st, struct cd_session *sess, uint64_t base,
         return CD_EUNAVAIL;
     struct commit_op *op = calloc(1, sizeof(*op));
     struct call *c = call_new(rs, SC_COMMIT, 9 + (int)n);
+    /* The expiry is renewed by the first commit after a tenth of the TTL since the last
+     * renewal, not by every commit (three EXPIREs per script call): a session expires between
+     * 0.9 x ttl and ttl after its last edit. */
+    char ttl[32];
+    uint64_t now = cd_mono_us() / 1000;
+    int due = rs->ttl > 0 && (!sess->expiry_renewed_ms ||
+                              now - sess->expiry_renewed_ms >= (uint64_t)rs->ttl * 100);
+    int tl = snprintf(ttl, sizeof(ttl), "%ld", due ? rs->ttl : -rs->ttl);
     if (!op || !c || call_arg(c, 2, "3", 1) || call_session_keys(c, 3, sess->id) ||
-        call_argu(c, 6, base) || call_argu(c, 7, (unsigned long long)rs->ttl) ||
-        call_channel(c, 8, sess->id))
+        call_argu(c, 6, base) || call_arg(c, 7, ttl, (size_t)tl) || call_channel(c, 8, sess->id))
         goto fail;
+    op->renew_ms = due ? now : 0;
     for (size_t i = 0; i < n; i++)
         if (call_arg(c, 9 + (int)i, entries[i], lens[i]))
             goto fail;

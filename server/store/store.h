@@ -29,6 +29,7 @@ struct cd_session {
     struct cd_auth *auth; /* the document, its version and history (owned) */
     void *room;           /* live room on this instance (ws/ owns it), or NULL */
     void *commits;        /* this instance's pushes waiting to commit (ws/collab.c), or NULL */
+    uint64_t expiry_renewed_ms; /* store-owned: when this instance last renewed its expiry */
 };
 
 struct cd_store;

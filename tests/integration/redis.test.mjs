@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { startServer, api, createSession, Client } from './lib/server.mjs';
 import { Redis, startRedis, freePort, redisBin, waitHealth, startOn, document } from './lib/redis.mjs';
 import { Editor, mulberry32, settle } from './lib/cmclient.mjs';
 import { expectRest, expectMessage } from './lib/schema.mjs';
+import { frame, rawWs } from './lib/rawws.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -170,6 +172,77 @@ test('pushes that wait behind a commit go to Redis as one commit: each accepted 
     await srv.stop();
     srv = await startOn(redis); // what Redis holds is what the clients saw
     assert.deepEqual(await document(srv, s.id), doc);
+  } finally {
+    await srv.stop();
+    await redis.stop();
+    redis.cleanup();
+  }
+});
+
+test('a batch of pushes from several clients that loses the race is made again per push: an update another instance stored first is not applied twice', async () => {
+  const redis = await startRedis();
+  const srv = await startOn(redis);
+  const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
+  const commits = () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(cli('INFO', 'commandstats'))?.[1] || 0);
+  const raw = net.connect(redis.port, '127.0.0.1');
+  try {
+    await new Promise((r) => raw.once('connect', r));
+    const s = await createSession(srv, { content: 'base\n' });
+    const c = await Client.open(srv, s.id, '?userId=c');
+    await c.next('sync');
+    const r = await rawWs(srv, `/ws/${s.id}?userId=r`);
+    const x1 = { clientID: 'cx', changes: [[0, 'X'], 5] };
+    const before = commits();
+    cli('CLIENT', 'PAUSE', '400', 'WRITE');
+    // "another instance" stores cx's update at version 0 -> 1 first (queued first behind the
+    // pause), without publishing it: collabd learns of it only from its commit's refusal
+    const resp = (...a) => `*${a.length}\r\n${a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`;
+    raw.write(resp('EVAL', "redis.call('HSET', KEYS[1], 'version', 1); return redis.call('RPUSH', KEYS[2], ARGV[1])", '2',
+      `collabd:doc:{${s.id}}`, `collabd:log:{${s.id}}`, JSON.stringify(x1)));
+    await sleep(50);
+    // then, in one write (so one read: one batch [cy, cx]), cy's push and cx's own re-push of
+    // the same update
+    const push = (u) => frame({ payload: Buffer.from(JSON.stringify({ type: 'push', version: 0, updates: [u] })) });
+    r.send(Buffer.concat([push({ clientID: 'cy', changes: [5, [0, 'Y']] }), push(x1)]));
+    const got = [await c.next('update', 5000), await c.next('update', 5000)];
+    assert.deepEqual(got.map((u) => [u.version, u.clientID]), [[1, 'cx'], [2, 'cy']]);
+    await sleep(300);
+    assert.deepEqual(c.messages.filter((m) => m.type === 'update' || m.type === 'error'), [], 'cx once, no refusal');
+    assert.deepEqual(await document(srv, s.id), { status: 200, text: 'Xbase\nY', version: 2 });
+    assert.equal(commits() - before, 2, 'the batch, refused, then made again and stored');
+    await c.close();
+    r.sock.destroy();
+  } finally {
+    raw.destroy();
+    await srv.stop();
+    await redis.stop();
+    redis.cleanup();
+  }
+});
+
+test('--redis-ttl: every key of a session keeps an expiry (the log too, after it was folded away), renewed by an edit after a tenth of the TTL', async () => {
+  const redis = await startRedis();
+  const srv = await startOn(redis, ['--redis-ttl', '10', '--history-max', '3']);
+  const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
+  try {
+    const s = await createSession(srv, { content: '' });
+    const c = await Client.open(srv, s.id, '?userId=t');
+    await c.next('sync');
+    const ttls = () => ['session', 'doc', 'log'].map((k) => Number(cli('TTL', `collabd:${k}:{${s.id}}`)));
+    for (let v = 0; v < 10; v++) { // the log is folded into the snapshot at 3, 6 and 9
+      c.send({ type: 'push', version: v, updates: [{ clientID: 'ct', changes: v ? [v, [0, 'x']] : [[0, 'x']] }] });
+      assert.equal((await c.next('update')).version, v + 1);
+      const [session, doc, log] = ttls();
+      assert.ok(session > 0 && session <= 10 && doc > 0 && doc <= 10, `version ${v + 1}: session ${session} s, doc ${doc} s`);
+      assert.ok(log === -2 || (log > 0 && log <= 10), `version ${v + 1}: the log expires too (${log})`);
+    }
+    await sleep(2200); // past a tenth of the TTL: the next edit renews it
+    const before = ttls()[0];
+    assert.ok(before <= 8, `${before} s left before the edit`);
+    c.send({ type: 'push', version: 10, updates: [{ clientID: 'ct', changes: [10, [0, 'y']] }] });
+    assert.equal((await c.next('update')).version, 11);
+    for (const t of ttls()) assert.ok(t >= 9, `renewed: ${t} s left`);
+    await c.close();
   } finally {
     await srv.stop();
     await redis.stop();
