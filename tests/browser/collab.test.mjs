@@ -37,6 +37,8 @@ async function openPage(sessionId, name, { server = srv, storage = {} } = {}) {
   const origins = [server.base, server.ws];
   page.on('request', (r) => { if (!origins.some((o) => r.url().startsWith(o))) foreign.push(r.url()); });
   page.on('websocket', (ws) => { if (!ws.url().startsWith(server.ws)) foreign.push(ws.url()); });
+  page.sent = []; // the messages the page sent on its WebSockets
+  page.on('websocket', (ws) => ws.on('framesent', (f) => { try { page.sent.push(JSON.parse(f.payload)); } catch { /* not JSON */ } }));
   page.on('pageerror', (e) => foreign.push(`page error: ${e.message}`));
   await page.goto(`${server.base}/s/${sessionId}`);
   await page.waitForSelector('#status[data-state="online"]');
@@ -94,6 +96,29 @@ test('F2 two pages type into one session and converge; remote cursors carry name
   await side.setContent(`<body style="margin:0;display:flex">${shots.map((p) => `<img src="data:image/png;base64,${p.toString('base64')}">`).join('')}</body>`);
   await side.screenshot({ path: join(artifacts, 'pair-programming.png') }); // the two pages side by side
   await side.close();
+  await Promise.all([a.context().close(), b.context().close()]);
+});
+
+test('F2 a page sends its cursor when its user moves or types, not when someone else types', async () => {
+  const s = await createSession(srv, { content: 'x = 1\n' });
+  const a = await openPage(s.id, 'Ada');
+  const b = await openPage(s.id, 'Bob');
+  await b.click('.cm-content');
+  await b.keyboard.press('Control+End');
+  await a.waitForFunction(() => [...document.querySelectorAll('.cd-remote-name')].some((e) => e.textContent === 'Bob'));
+  const cursors = (page) => page.sent.filter((m) => m.type === 'cursor').length;
+  const before = cursors(b);
+  assert.ok(before >= 1, 'moving sends the cursor');
+  await a.click('.cm-content');
+  await a.keyboard.press('Control+Home');
+  await a.keyboard.type('# Ada types 30 keys at the top\n', { delay: 10 });
+  await converged([a, b], s.id, ['# Ada types 30 keys at the top\nx = 1']);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(cursors(b), before, 'Bob did not move: his page sent no cursor while Ada typed (the server maps it)');
+  assert.ok(cursors(a) >= 1, `Ada's page sent her cursor as she typed (${cursors(a)})`);
+  await b.keyboard.type('y = 2');
+  await converged([a, b], s.id, ['y = 2']);
+  assert.ok(cursors(b) > before, 'typing sends it again');
   await Promise.all([a.context().close(), b.context().close()]);
 });
 
