@@ -11,6 +11,7 @@
  * pushes that arrive meanwhile go together as the next one (see struct commit_queue).
  */
 #include "collab.h"
+#include "defer.h"
 #include "run.h"
 #include "audit/stats.h"
 #include "core/clock.h"
@@ -25,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
 #define CD_PUSH_UPDATES_MAX 100
 #define CD_CLIENT_ID_MAX    64
@@ -271,10 +271,7 @@ struct commit_queue {
 
 /* Sessions whose waiting pushes start at the end of this poll phase (or before the loop
  * sleeps, for pushes queued outside it). */
-static uv_prepare_t *kick_prep;
-static uv_check_t *kick_check;
-static struct cd_session **kicked;
-static size_t nkicked, akicked;
+static struct cd_defer *kicked;
 
 static void push_op_free(struct push_op *op)
 {
@@ -449,28 +446,12 @@ static void commit_next(struct cd_session *s)
     }
 }
 
-static void start_kicked(void)
+/* commit_next answers refusals and sends commands: it never kicks, so the list holds */
+static void start_kicked(void *item)
 {
-    /* commit_next answers refusals and sends commands: it never kicks, so kicked[] holds */
-    for (size_t i = 0; i < nkicked; i++) {
-        ((struct commit_queue *)kicked[i]->commits)->kicked = 0;
-        commit_next(kicked[i]);
-    }
-    nkicked = 0;
-    uv_prepare_stop(kick_prep);
-    uv_check_stop(kick_check);
-}
-
-static void on_kick_prepare(uv_prepare_t *h)
-{
-    (void)h;
-    start_kicked();
-}
-
-static void on_kick_check(uv_check_t *h)
-{
-    (void)h;
-    start_kicked();
+    struct cd_session *s = item;
+    ((struct commit_queue *)s->commits)->kicked = 0;
+    commit_next(s);
 }
 
 /* s has pushes waiting and none in flight: send them at the end of this poll phase. */
@@ -479,20 +460,11 @@ static void commit_kick(struct cd_session *s)
     struct commit_queue *q = s->commits;
     if (q->kicked)
         return;
-    if (nkicked == akicked) {
-        size_t a = akicked ? akicked * 2 : 64;
-        struct cd_session **k = kick_prep ? realloc(kicked, a * sizeof(*k)) : NULL;
-        if (!k) { /* out of memory, or the loop is gone: send now, alone */
-            commit_next(s);
-            return;
-        }
-        kicked = k;
-        akicked = a;
+    if (!kicked || cd_defer_add(kicked, s)) { /* the loop is gone, or out of memory: now */
+        commit_next(s);
+        return;
     }
-    kicked[nkicked++] = s;
     q->kicked = 1;
-    uv_prepare_start(kick_prep, on_kick_prepare);
-    uv_check_start(kick_check, on_kick_check);
 }
 
 /* Drop the waiting pushes of s and its queue (a batch in flight frees itself when answered). */
@@ -504,12 +476,8 @@ static void queue_drop(struct cd_session *s)
         q->head = op->next;
         push_op_free(op);
     }
-    for (size_t i = 0; q && q->kicked && i < nkicked; i++)
-        if (kicked[i] == s) {
-            memmove(kicked + i, kicked + i + 1, (nkicked - i - 1) * sizeof(*kicked));
-            nkicked--;
-            break;
-        }
+    if (q && q->kicked)
+        cd_defer_remove(kicked, s);
     free(q);
     s->commits = NULL;
 }
@@ -655,38 +623,19 @@ fail:
 
 int cd_collab_init(struct cd_server *srv)
 {
-    kick_prep = malloc(sizeof(*kick_prep));
-    kick_check = malloc(sizeof(*kick_check));
-    if (!kick_prep || !kick_check) {
-        free(kick_prep);
-        free(kick_check);
-        kick_prep = NULL;
-        kick_check = NULL;
-        return CD_ENOMEM;
-    }
-    uv_prepare_init(srv->loop, kick_prep);
-    uv_check_init(srv->loop, kick_check);
-    return CD_OK;
-}
-
-static void on_kick_closed(uv_handle_t *h)
-{
-    free(h);
+    kicked = cd_defer_new(srv->loop, start_kicked);
+    return kicked ? CD_OK : CD_ENOMEM;
 }
 
 void cd_collab_cleanup(void)
 {
-    while (nkicked) /* their clients are gone */
-        queue_drop(kicked[nkicked - 1]);
-    free(kicked);
-    kicked = NULL;
-    akicked = 0;
-    if (kick_prep) {
-        uv_close((uv_handle_t *)kick_prep, on_kick_closed);
-        uv_close((uv_handle_t *)kick_check, on_kick_closed);
-        kick_prep = NULL;
-        kick_check = NULL;
+    struct cd_session *s;
+    while (kicked && (s = cd_defer_pop(kicked))) { /* their clients are gone */
+        ((struct commit_queue *)s->commits)->kicked = 0;
+        queue_drop(s);
     }
+    cd_defer_free(kicked);
+    kicked = NULL;
 }
 static void store_reset(void *arg, struct cd_session *s)
 {

@@ -1,20 +1,20 @@
 /*
- * writer.c: see writer.h. Owns the list of connections with output to flush (c->write_noted
- * marks membership, so each is in it at most once) and one batch buffer shared by every
- * connection: frames are copied into it and handed to lws_write() as raw bytes, and lws
- * keeps only what the socket refused (at most one batch). Invariants: collabd's own frames
- * are complete, unmasked, final text frames, so they interleave with lws's control frames
- * only at frame boundaries; nothing is written while lws still holds unsent bytes of the
- * connection; large messages and close frames are written only inside the writable callback,
- * and, with --ws-deflate, after a large message nothing at all until the next one: lws's
- * permessage-deflate
- * compresses a message bigger than its buffer over several writable events, reading from the
- * caller's payload each time (so that message is held, c->tx_held, until then), and turns any
- * lws_write() made meanwhile into a continuation of it. Uncompressed frames on a
- * connection that negotiated permessage-deflate are legal (RFC 7692: RSV1 marks the
- * compressed ones).
+ * writer.c: see writer.h. Owns the list (defer.h: flushed at the end of the poll phase) of
+ * connections with output to flush (c->write_noted marks membership, so each is in it at most once)
+ * and one batch buffer shared by every connection: frames are copied into it and handed to
+ * lws_write() as raw bytes, and lws keeps only what the socket refused (at most one batch).
+ * Invariants: collabd's own frames are complete, unmasked, final text frames, so they interleave
+ * with lws's control frames only at frame boundaries; nothing is written while lws still holds
+ * unsent bytes of the connection; large messages and close frames are written only inside the
+ * writable callback, and, with --ws-deflate, after a large message nothing at all until the next
+ * one: lws's permessage-deflate compresses a message bigger than its buffer over several writable
+ * events, reading from the caller's payload each time (so that message is held, c->tx_held, until
+ * then), and turns any lws_write() made meanwhile into a continuation of it. Uncompressed frames on
+ * a connection that negotiated permessage-deflate are legal (RFC 7692: RSV1 marks the compressed
+ * ones).
  */
 #include "writer.h"
+#include "defer.h"
 #include "core/log.h"
 #include "util/error.h"
 
@@ -22,17 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <uv.h>
 
 _Static_assert(CD_WRITER_FRAME_MAX < 65536, "frames use at most a 16-bit length");
 
 #define ROUNDS_PER_FLUSH 16 /* batches written before other connections get their turn */
 
-static uv_prepare_t *prep;
-static uv_check_t *check;
-static struct cd_conn **pend;
-static size_t npend, apend;
-static unsigned char *batch; /* LWS_PRE + CD_WRITER_BATCH */
+static struct cd_defer *pend; /* the connections with output to flush */
+static unsigned char *batch;  /* LWS_PRE + CD_WRITER_BATCH */
 
 /* Header of an unmasked, final text frame of len bytes; returns its size (2 or 4). */
 static size_t frame_header(unsigned char *h, size_t len)
@@ -120,93 +116,45 @@ static void flush_one(struct cd_conn *c)
         lws_callback_on_writable(c->wsi);
 }
 
-static void flush_all(void)
+/* flushing never queues output, so the list cannot grow while it is walked */
+static void flush_listed(void *item)
 {
-    /* flushing never queues output, so the list cannot grow while it is walked */
-    for (size_t i = 0; i < npend; i++) {
-        pend[i]->write_noted = 0;
-        flush_one(pend[i]);
-    }
-    npend = 0;
-    uv_prepare_stop(prep);
-    uv_check_stop(check);
-}
-
-/* prepare: output queued by timers and idle handlers, before the loop sleeps in poll */
-static void on_prepare(uv_prepare_t *h)
-{
-    (void)h;
-    flush_all();
-}
-
-/* check: output queued by lws callbacks during poll */
-static void on_check(uv_check_t *h)
-{
-    (void)h;
-    flush_all();
-}
-
-static void on_close(uv_handle_t *h)
-{
-    free(h);
+    struct cd_conn *c = item;
+    c->write_noted = 0;
+    flush_one(c);
 }
 
 int cd_writer_init(struct cd_server *srv)
 {
-    prep = malloc(sizeof(*prep));
-    check = malloc(sizeof(*check));
+    pend = cd_defer_new(srv->loop, flush_listed);
     batch = malloc(LWS_PRE + CD_WRITER_BATCH);
-    if (!prep || !check || !batch) {
-        free(prep);
-        free(check);
+    if (!pend || !batch) {
+        cd_defer_free(pend);
         free(batch);
-        prep = NULL;
-        check = NULL;
+        pend = NULL;
         batch = NULL;
         return CD_ENOMEM;
     }
-    uv_prepare_init(srv->loop, prep);
-    uv_check_init(srv->loop, check);
     return CD_OK;
 }
 
 void cd_writer_cleanup(void)
 {
-    if (prep) {
-        uv_prepare_stop(prep);
-        uv_close((uv_handle_t *)prep, on_close);
-        prep = NULL;
-    }
-    if (check) {
-        uv_check_stop(check);
-        uv_close((uv_handle_t *)check, on_close);
-        check = NULL;
-    }
+    cd_defer_free(pend);
+    pend = NULL;
     free(batch);
     batch = NULL;
-    free(pend);
-    pend = NULL;
-    npend = apend = 0;
 }
 
 void cd_writer_kick(struct cd_conn *c)
 {
-    if (c->write_noted || !prep)
+    if (c->write_noted || !pend)
         return; /* already listed, or the server is past its loop */
-    if (npend == apend) {
-        size_t a = apend ? apend * 2 : 64;
-        struct cd_conn **p = realloc(pend, a * sizeof(*p));
-        if (!p) {
-            lws_callback_on_writable(c->wsi); /* slower, but the output still goes */
-            return;
-        }
-        pend = p;
-        apend = a;
+    if (cd_defer_add(pend, c)) {
+        lws_callback_on_writable(c->wsi); /* slower, but the output still goes */
+        return;
     }
-    pend[npend++] = c;
     c->write_noted = 1;
-    uv_prepare_start(prep, on_prepare);
-    uv_check_start(check, on_check);
 }
 
 void cd_writer_forget(struct cd_conn *c)
@@ -215,13 +163,8 @@ void cd_writer_forget(struct cd_conn *c)
     if (!c->write_noted)
         return;
     c->write_noted = 0;
-    for (size_t i = 0; i < npend; i++)
-        if (pend[i] == c) {
-            /* keep the order: connections are flushed in the order they asked */
-            memmove(pend + i, pend + i + 1, (npend - i - 1) * sizeof(*pend));
-            npend--;
-            return;
-        }
+    if (pend) /* the others keep their order: connections are flushed in the order they asked */
+        cd_defer_remove(pend, c);
 }
 
 /* How long a connection whose close frame went out may wait for the client to hang up. */
