@@ -5,7 +5,6 @@
 // connection cut lose nothing that was acknowledged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { api, createSession, Client } from './lib/server.mjs';
 import { startRedis, waitHealth, startOn, document } from './lib/redis.mjs';
 import { Editor, mulberry32, settle } from './lib/cmclient.mjs';
@@ -177,9 +176,8 @@ test('Redis restarted under two instances: writes refused meanwhile, then both r
 test('a cut subscriber connection: the instance reloads and relays what it missed, in order, without resetting its room', async () => {
   await withRedis({}, async (redis, srvs) => {
     const { b, s, ca, cb } = await pairOn(redis, srvs);
-    const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
     // both subscribers go; pushes on a keep being accepted while they reconnect
-    assert.ok(Number(cli('CLIENT', 'KILL', 'TYPE', 'pubsub')) >= 2);
+    assert.ok(Number(redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub')) >= 2);
     let len = 0;
     for (let v = 0; v < 20; v++) {
       ca.send({ type: 'push', version: v, updates: [{ clientID: 'ca', changes: len ? [len, [0, `${v};`]] : [[0, `${v};`]] }] });
@@ -199,7 +197,6 @@ test('a cut subscriber connection: the instance reloads and relays what it misse
 
 test('a session Redis expired (--redis-ttl) leaves every instance; one that is edited stays', async () => {
   await withRedis({}, async (redis, srvs) => {
-    const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
     const { a, b, s, ca, cb } = await pairOn(redis, srvs, { extra: ['--redis-ttl', '4'] });
     const within = (p, what) => Promise.race([p, sleep(15000).then(() => { throw new Error(`timed out: ${what}`); })]);
     // a second session is edited every 300 ms: each commit renews its keys, so it stays
@@ -217,7 +214,7 @@ test('a session Redis expired (--redis-ttl) leaves every instance; one that is e
         assert.equal((await api(srv, 'GET', `/sessions/${s.id}`)).status, 404);
         assert.deepEqual((await api(srv, 'GET', '/sessions')).json.sessions.map((x) => x.id), [kept.id]);
       }
-      assert.equal(cli('ZSCORE', 'collabd:sessions', s.id), '', 'and the session list in Redis forgets it');
+      assert.equal(redis.cli('ZSCORE', 'collabd:sessions', s.id), '', 'and the session list in Redis forgets it');
     } finally { clearInterval(typing); }
     assert.ok(v >= 6, `kept was edited (${v} pushes)`);
     assert.equal(ck.messages.filter((m) => m.type === 'error').length, 0, 'every edit of kept accepted');
@@ -228,7 +225,6 @@ test('a session Redis expired (--redis-ttl) leaves every instance; one that is e
 
 test('a session deleted while an instance was not listening leaves it once it has reloaded', async () => {
   await withRedis({}, async (redis, srvs) => {
-    const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
     // the default --redis-ttl (7 days): only the check after the reload can find it
     const { a, b } = await pairOn(redis, srvs);
     const kept = await createSession(a);
@@ -236,7 +232,7 @@ test('a session deleted while an instance was not listening leaves it once it ha
     // deletion
     const gone = await createSession(a);
     await until('gone on b', async () => (await api(b, 'GET', `/sessions/${gone.id}`)).status === 200);
-    assert.ok(Number(cli('CLIENT', 'KILL', 'TYPE', 'pubsub')) >= 2);
+    assert.ok(Number(redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub')) >= 2);
     assert.equal((await api(a, 'DELETE', `/sessions/${gone.id}`)).status, 204);
     await until('deleted unheard, dropped by b', async () => (await api(b, 'GET', `/sessions/${gone.id}`)).status === 404);
     assert.equal((await api(b, 'GET', `/sessions/${kept.id}`)).status, 200);

@@ -65,21 +65,20 @@ test('restart: sessions, documents, versions and history come back from Redis', 
     assert.equal(sync.resumed, true);
     assert.deepEqual(rest.flatMap((m) => m.updates || []).map((u) => u.clientID), ['ca', 'ca']);
     // pushing continues from the stored version (EVALSHA falls back to EVAL after a flush)
-    execFileSync('redis-cli', ['-p', String(redis.port), 'SCRIPT', 'FLUSH']);
+    redis.cli('SCRIPT', 'FLUSH');
     const b = await Client.open(srv, s1.id, '?userId=b');
     await b.next('sync');
     b.send({ type: 'push', version: 8, updates: [{ clientID: 'cb', changes: [[0, '!'], len] }] });
     assert.equal((await b.next('update')).version, 9);
     await b.close();
     // the key layout documented in README.md
-    const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
-    assert.equal(cli('HGET', `collabd:session:{${s1.id}}`, 'language'), 'javascript');
-    assert.equal(cli('HGET', `collabd:doc:{${s1.id}}`, 'version'), '9');
-    assert.ok(Number(cli('LLEN', `collabd:log:{${s1.id}}`)) <= 6, 'the log stays bounded');
-    assert.equal(cli('ZSCORE', 'collabd:sessions', s2.id), '2');
+    assert.equal(redis.cli('HGET', `collabd:session:{${s1.id}}`, 'language'), 'javascript');
+    assert.equal(redis.cli('HGET', `collabd:doc:{${s1.id}}`, 'version'), '9');
+    assert.ok(Number(redis.cli('LLEN', `collabd:log:{${s1.id}}`)) <= 6, 'the log stays bounded');
+    assert.equal(redis.cli('ZSCORE', 'collabd:sessions', s2.id), '2');
     // delete is durable too
     assert.equal((await api(srv, 'DELETE', `/sessions/${s2.id}`)).status, 204);
-    assert.equal(cli('EXISTS', `collabd:session:{${s2.id}}`), '0');
+    assert.equal(redis.cli('EXISTS', `collabd:session:{${s2.id}}`), '0');
     await srv.stop();
     srv = await startOn(redis);
     assert.equal((await api(srv, 'GET', `/sessions/${s2.id}`)).status, 404);
@@ -127,8 +126,6 @@ test('pushes through Redis converge: 6 CodeMirror editors with latency and recon
 test('pushes that wait behind a commit go to Redis as one commit: each accepted once, in order; one that no longer fits is refused alone', async () => {
   const redis = await startRedis();
   let srv = await startOn(redis, ['--max-doc', '1024']);
-  const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
-  const commits = () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(cli('INFO', 'commandstats'))?.[1] || 0);
   try {
     const s = await createSession(srv, { content: 'base\n' });
     const names = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -137,9 +134,9 @@ test('pushes that wait behind a commit go to Redis as one commit: each accepted 
       cs[n] = await Client.open(srv, s.id, `?userId=${n}`);
       await cs[n].next('sync');
     }
-    const before = commits();
+    const before = redis.scriptCalls();
     // Redis holds every script for 500 ms: a's commit is in flight, the others queue behind it.
-    cli('CLIENT', 'PAUSE', '500', 'WRITE');
+    redis.cli('CLIENT', 'PAUSE', '500', 'WRITE');
     const push = (n, text, ref) => cs[n].send({ type: 'push', version: 0, ref, updates: [{ clientID: `c${n}`, changes: [[0, text], 5] }] });
     push('a', 'a ');
     await sleep(60);
@@ -161,7 +158,7 @@ test('pushes that wait behind a commit go to Redis as one commit: each accepted 
     }
     await sleep(100);
     for (const n of names) assert.equal(cs[n].messages.filter((m) => m.type === 'update').length, 0, `${n}: no update twice`);
-    const n = commits() - before;
+    const n = redis.scriptCalls() - before;
     assert.ok(n >= 2 && n <= 3, `a's commit, then b, c, d and f in one (one at a time: 5 commits); ${n} scripts ran`);
     const doc = await document(srv, s.id);
     assert.equal(doc.version, 5);
@@ -182,8 +179,6 @@ test('pushes that wait behind a commit go to Redis as one commit: each accepted 
 test('a batch of pushes from several clients that loses the race is made again per push: an update another instance stored first is not applied twice', async () => {
   const redis = await startRedis();
   const srv = await startOn(redis);
-  const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
-  const commits = () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(cli('INFO', 'commandstats'))?.[1] || 0);
   const raw = net.connect(redis.port, '127.0.0.1');
   try {
     await new Promise((r) => raw.once('connect', r));
@@ -192,8 +187,8 @@ test('a batch of pushes from several clients that loses the race is made again p
     await c.next('sync');
     const r = await rawWs(srv, `/ws/${s.id}?userId=r`);
     const x1 = { clientID: 'cx', changes: [[0, 'X'], 5] };
-    const before = commits();
-    cli('CLIENT', 'PAUSE', '400', 'WRITE');
+    const before = redis.scriptCalls();
+    redis.cli('CLIENT', 'PAUSE', '400', 'WRITE');
     // "another instance" stores cx's update at version 0 -> 1 first (queued first behind the
     // pause), without publishing it: collabd learns of it only from its commit's refusal
     const resp = (...a) => `*${a.length}\r\n${a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`;
@@ -209,7 +204,7 @@ test('a batch of pushes from several clients that loses the race is made again p
     await sleep(300);
     assert.deepEqual(c.messages.filter((m) => m.type === 'update' || m.type === 'error'), [], 'cx once, no refusal');
     assert.deepEqual(await document(srv, s.id), { status: 200, text: 'Xbase\nY', version: 2 });
-    assert.equal(commits() - before, 2, 'the batch, refused, then made again and stored');
+    assert.equal(redis.scriptCalls() - before, 2, 'the batch, refused, then made again and stored');
     await c.close();
     r.sock.destroy();
   } finally {
@@ -223,12 +218,11 @@ test('a batch of pushes from several clients that loses the race is made again p
 test('--redis-ttl: every key of a session keeps an expiry (the log too, after it was folded away), renewed by an edit after a tenth of the TTL', async () => {
   const redis = await startRedis();
   const srv = await startOn(redis, ['--redis-ttl', '10', '--history-max', '3']);
-  const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
   try {
     const s = await createSession(srv, { content: '' });
     const c = await Client.open(srv, s.id, '?userId=t');
     await c.next('sync');
-    const ttls = () => ['session', 'doc', 'log'].map((k) => Number(cli('TTL', `collabd:${k}:{${s.id}}`)));
+    const ttls = () => ['session', 'doc', 'log'].map((k) => Number(redis.cli('TTL', `collabd:${k}:{${s.id}}`)));
     for (let v = 0; v < 10; v++) { // the log is folded into the snapshot at 3, 6 and 9
       c.send({ type: 'push', version: v, updates: [{ clientID: 'ct', changes: v ? [v, [0, 'x']] : [[0, 'x']] }] });
       assert.equal((await c.next('update')).version, v + 1);

@@ -2,7 +2,7 @@
 // snapshots; AOF (fsync always) when a test restarts it and needs the data back. stop() sends
 // SIGTERM (kill(): SIGKILL) and waits; cleanup() removes the directory. No npm package needed:
 // the tests (through redis.mjs) and bench/collab_bench.mjs both start Redis with it.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +55,10 @@ export class Redis {
     this.proc = null;
   }
   kill() { return this.stop('SIGKILL'); }
+  // redis-cli on this server: its reply, trimmed
+  cli(...args) { return execFileSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8' }).trim(); }
+  // how many script calls (EVALSHA) this server has run: a commit is one
+  scriptCalls() { return Number(/cmdstat_evalsha:calls=(\d+)/.exec(this.cli('INFO', 'commandstats'))?.[1] || 0); }
   cleanup() { rmSync(this.dir, { recursive: true, force: true }); }
 }
 
